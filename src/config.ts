@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { compileGlobs } from './globs.js'
+
+export type ApiKeyScope = 'service' | 'admin'
+
+export interface ApiKey {
+  readonly name: string
+  readonly scope: ApiKeyScope
+  readonly secret: string
+}
+
+export type RedisConnection =
+  | { readonly mode: 'single'; readonly url: string }
+  | {
+      readonly mode: 'sentinel'
+      readonly sentinels: readonly HostPort[]
+      readonly name: string
+      readonly username: string | undefined
+      readonly password: string | undefined
+      readonly tls: boolean
+    }
+  | {
+      readonly mode: 'cluster'
+      readonly nodes: readonly HostPort[]
+      readonly username: string | undefined
+      readonly password: string | undefined
+      readonly tls: boolean
+    }
+
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+export type StoreConfig =
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 'redis'
+      readonly connection: RedisConnection
+      readonly keyPrefix: string
+      readonly waitReplicas: number
+    }
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test'
+  readonly port: number
+  readonly host: string
+  readonly logLevel: string
+  readonly store: StoreConfig
+  readonly storeTimeoutMs: number
+  readonly session: {
+    readonly idleTtlSec: number
+    readonly absoluteTtlSec: number
+    readonly touchIntervalSec: number
+  }
+  readonly cookie: {
+    readonly name: string
+    /** The first signs, all verify. Empty: cookies are not signed. */
+    readonly secrets: readonly string[]
+    readonly domain: string | undefined
+    readonly sameSite: 'lax' | 'strict' | 'none'
+    readonly secure: boolean
+    readonly persistent: boolean
+  }
+  readonly apiKeys: readonly ApiKey[]
+  /** Set in development when API_KEYS is empty: printed once at start-up. */
+  readonly generatedAdminKey: string | undefined
+  readonly publicKeys: readonly string[]
+  readonly indexedKeys: readonly string[]
+  readonly allowAnonymous: boolean
+  readonly limits: {
+    readonly maxValueBytes: number
+    readonly maxKeys: number
+    readonly maxSessionBytes: number
+    /** null: unlimited. */
+    readonly maxSessionsPerUser: number | null
+  }
+  readonly anonymousRateLimit: number
+  readonly metricsToken: string | undefined
+  readonly trustProxy: boolean | number | readonly string[]
+  readonly allowedOrigins: readonly string[]
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'))
+    this.name = 'ConfigError'
+  }
+}
+
+export const DATA_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
+
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+
+const seconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback)
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback)
+
+const hostPortList = list.pipe(
+  z.array(
+    z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').transform((hp): HostPort => {
+      const at = hp.lastIndexOf(':')
+      return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) }
+    })
+  ).min(1)
+)
+
+const apiKeyList = list.pipe(
+  z.array(
+    z.string().transform((entry, ctx): ApiKey => {
+      const [name = '', scope = '', ...rest] = entry.split(':')
+      const secret = rest.join(':')
+      if (name === '' || (scope !== 'service' && scope !== 'admin') || secret.length < 16) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${name === '' ? '?' : name}" must be name:scope:secret with scope service or admin and a secret of at least 16 characters`
+        })
+        return z.NEVER
+      }
+      return { name, scope, secret }
+    })
+  )
+)
+
+const dataKeyList = list.pipe(z.array(z.string().regex(DATA_KEY_PATTERN, 'each key must be 1-128 characters of [A-Za-z0-9._:-]')))
+const globList = list.pipe(z.array(z.string().regex(/^[A-Za-z0-9._:*-]{1,128}$/, 'each glob must be 1-128 characters of [A-Za-z0-9._:-] and *')))
+
+const trustProxy = z.string().transform((raw): boolean | number | string[] => {
+  if (raw === 'true') return true
+  if (raw === 'false') return false
+  if (/^\d+$/.test(raw)) return Number(raw)
+  return raw.split(',').map((p) => p.trim()).filter((p) => p !== '')
+})
+
+const origins = list.pipe(
+  z.array(
+    z.string().refine((o) => {
+      try {
+        const u = new URL(o)
+        return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o
+      } catch {
+        return false
+      }
+    }, 'each origin must be scheme://host[:port] with no path or trailing slash')
+  )
+)
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  STORE: z.enum(['memory', 'redis']).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_NAME: z.string().optional(),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_TLS: z.stringbool().default(false),
+  REDIS_KEY_PREFIX: z.string().max(64).default('sessiond:'),
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
+  STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60000).default(1000),
+  SESSION_IDLE_TTL: seconds(1800),
+  SESSION_ABSOLUTE_TTL: seconds(86400),
+  TOUCH_INTERVAL: z.coerce.number().int().min(0).default(0),
+  COOKIE_NAME: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'must be a cookie token (letters, digits, and !#$%&\'*+.^_`|~-)').default('sid'),
+  COOKIE_SECRET: list.pipe(z.array(z.string().min(32, 'each secret must be at least 32 characters'))).optional(),
+  COOKIE_DOMAIN: z.string().optional(),
+  COOKIE_SAMESITE: z.string().toLowerCase().pipe(z.enum(['lax', 'strict', 'none'])).default('lax'),
+  COOKIE_SECURE: z.stringbool().default(true),
+  COOKIE_PERSISTENT: z.stringbool().default(true),
+  API_KEYS: apiKeyList.optional(),
+  PUBLIC_KEYS: globList.default([]),
+  INDEXED_KEYS: dataKeyList.default([]),
+  ALLOW_ANONYMOUS: z.stringbool().default(false),
+  MAX_VALUE_BYTES: positiveInt(16 * 1024),
+  MAX_KEYS: positiveInt(256),
+  MAX_SESSION_BYTES: positiveInt(256 * 1024),
+  MAX_SESSIONS_PER_USER: z.coerce.number().int().min(0).default(0),
+  ANONYMOUS_RATE_LIMIT: positiveInt(30),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  TRUST_PROXY: trustProxy.default(false),
+  ALLOWED_ORIGINS: origins.default([])
+})
+
+type Env = z.output<typeof envSchema>
+
+/** Cross-field rules that one variable alone cannot express. */
+function crossFieldProblems(e: Env): string[] {
+  const problems: string[] = []
+  const redisSources = [e.REDIS_URL, e.REDIS_SENTINELS, e.REDIS_CLUSTER_NODES].filter((v) => v !== undefined).length
+  if (e.STORE === 'redis' && redisSources === 0) problems.push('STORE: redis needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES')
+  if (redisSources > 1) problems.push('REDIS_URL: set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES')
+  if (e.REDIS_SENTINELS !== undefined && e.REDIS_SENTINEL_NAME === undefined) problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS')
+  if (e.SESSION_IDLE_TTL > e.SESSION_ABSOLUTE_TTL) problems.push('SESSION_IDLE_TTL: must not exceed SESSION_ABSOLUTE_TTL')
+  if (e.NODE_ENV === 'production') {
+    if (e.STORE === undefined) problems.push('STORE: must be set explicitly (memory or redis) when NODE_ENV=production')
+    if (e.API_KEYS === undefined || e.API_KEYS.length === 0) problems.push('API_KEYS: required when NODE_ENV=production')
+    if (e.COOKIE_SECRET === undefined || e.COOKIE_SECRET.length === 0) problems.push('COOKIE_SECRET: required when NODE_ENV=production')
+  }
+  const names = (e.API_KEYS ?? []).map((k) => k.name)
+  const dup = names.find((n, i) => names.indexOf(n) !== i)
+  if (dup !== undefined) problems.push(`API_KEYS: the name "${dup}" is used twice`)
+  if (e.COOKIE_NAME.startsWith('__Host-')) {
+    if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: a __Host- cookie must be Secure')
+    if (e.COOKIE_DOMAIN !== undefined) problems.push('COOKIE_DOMAIN: a __Host- cookie must not have a Domain')
+  }
+  if (e.COOKIE_NAME.startsWith('__Secure-') && !e.COOKIE_SECURE) problems.push('COOKIE_SECURE: a __Secure- cookie must be Secure')
+  if (e.COOKIE_SAMESITE === 'none') {
+    if (e.ALLOWED_ORIGINS.length === 0) problems.push('ALLOWED_ORIGINS: required when COOKIE_SAMESITE=None')
+    if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: SameSite=None cookies must be Secure')
+  }
+  const isPublic = compileGlobs(e.PUBLIC_KEYS)
+  for (const key of e.INDEXED_KEYS) {
+    if (isPublic(key)) problems.push(`INDEXED_KEYS: "${key}" is matched by PUBLIC_KEYS, so a browser could choose its own value`)
+  }
+  return problems
+}
+
+/** Parses the environment once into a frozen Config, or throws ConfigError with one line per problem. */
+export function loadConfig(raw: NodeJS.ProcessEnv): Config {
+  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = envSchema.safeParse(present)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
+  }
+  const e = parsed.data
+  const problems = crossFieldProblems(e)
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const apiKeys = e.API_KEYS ?? []
+  const generatedAdminKey =
+    apiKeys.length === 0 && e.NODE_ENV !== 'production' ? randomBytes(24).toString('base64url') : undefined
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    store: storeConfig(e),
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    session: {
+      idleTtlSec: e.SESSION_IDLE_TTL,
+      absoluteTtlSec: e.SESSION_ABSOLUTE_TTL,
+      touchIntervalSec: e.TOUCH_INTERVAL
+    },
+    cookie: {
+      name: e.COOKIE_NAME,
+      secrets: e.COOKIE_SECRET ?? [],
+      domain: e.COOKIE_DOMAIN,
+      sameSite: e.COOKIE_SAMESITE,
+      secure: e.COOKIE_SECURE,
+      persistent: e.COOKIE_PERSISTENT
+    },
+    apiKeys: generatedAdminKey === undefined ? apiKeys : [{ name: 'generated', scope: 'admin' as const, secret: generatedAdminKey }],
+    generatedAdminKey,
+    publicKeys: e.PUBLIC_KEYS,
+    indexedKeys: e.INDEXED_KEYS,
+    allowAnonymous: e.ALLOW_ANONYMOUS,
+    limits: {
+      maxValueBytes: e.MAX_VALUE_BYTES,
+      maxKeys: e.MAX_KEYS,
+      maxSessionBytes: e.MAX_SESSION_BYTES,
+      maxSessionsPerUser: e.MAX_SESSIONS_PER_USER === 0 ? null : e.MAX_SESSIONS_PER_USER
+    },
+    anonymousRateLimit: e.ANONYMOUS_RATE_LIMIT,
+    metricsToken: e.METRICS_TOKEN,
+    trustProxy: e.TRUST_PROXY,
+    allowedOrigins: e.ALLOWED_ORIGINS
+  })
+}
+
+function storeConfig(e: Env): StoreConfig {
+  const kind = e.STORE ?? (e.REDIS_URL !== undefined || e.REDIS_SENTINELS !== undefined || e.REDIS_CLUSTER_NODES !== undefined ? 'redis' : 'memory')
+  if (kind === 'memory') return { kind }
+  const auth = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD, tls: e.REDIS_TLS }
+  const connection: RedisConnection =
+    e.REDIS_SENTINELS !== undefined
+      ? { mode: 'sentinel', sentinels: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME ?? '', ...auth }
+      : e.REDIS_CLUSTER_NODES !== undefined
+        ? { mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES, ...auth }
+        : { mode: 'single', url: e.REDIS_URL ?? '' }
+  return { kind, connection, keyPrefix: e.REDIS_KEY_PREFIX, waitReplicas: e.REDIS_WAIT_REPLICAS }
+}

@@ -1,0 +1,26 @@
+/**
+ * Redis key names. Every key of a session carries its shard (the handle's
+ * first character) as a Cluster hash tag, so that all the keys one script
+ * touches live in one slot:
+ *
+ *   {P}{t}:s:<handle>       hash: metadata fields (prefixed "@") + one field per data key
+ *   {P}{t}:all              sorted set: member = the session's index entry, score = expiresAt
+ *   {P}{t}:u:<userId>       sorted set (score 0): handles of the user's sessions in shard t
+ *   {P}{t}:i:<key>=<value>  sorted set (score 0): handles whose indexed key has value, in shard t
+ *   {P}{t}:v:<key>          set: values of the indexed key that have entries in shard t
+ *   {P}{t}:r:<handle>       string, 60 s: the handle was rotated away
+ *
+ * "=" cannot appear in a data key, so `<key>=<value>` is unambiguous.
+ */
+import { shardOf } from '../tokens.js'
+
+/** The 64 shards in handle (byte) order, so that walking them in order walks handles in order. */
+export const SHARDS: readonly string[] = [...'-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz']
+
+export function shardPrefix(prefix: string, shard: string): string {
+  return `${prefix}{${shard}}:`
+}
+
+export function sessionKey(prefix: string, handle: string): string {
+  return `${shardPrefix(prefix, shardOf(handle))}s:${handle}`
+}
