@@ -188,6 +188,9 @@ const envSchema = z.object({
 
 type Env = z.output<typeof envSchema>
 
+/** Every environment variable the service reads. */
+export const ENV_NAMES: readonly string[] = Object.keys(envSchema.shape)
+
 /** Cross-field rules that one variable alone cannot express. */
 function crossFieldProblems(e: Env): string[] {
   const problems: string[] = []
