@@ -4,7 +4,7 @@
  */
 import { DATA_KEY_PATTERN } from '../config.js'
 import { AppError } from '../errors.js'
-import type { BatchOps, JsonValue, SessionData, StoreLimits } from './types.js'
+import type { BatchOps, CreateSessionInput, JsonValue, SessionData, SessionMeta, StoreLimits } from './types.js'
 
 export function assertDataKey(key: string): void {
   if (!DATA_KEY_PATTERN.test(key)) {
@@ -100,6 +100,23 @@ export function indexText(text: string): string | null {
   if (typeof value === 'string') return value
   if (typeof value === 'number' || typeof value === 'boolean') return text
   return null
+}
+
+/** The metadata of a session created at `now` (version 1; authenticated iff a user is bound). */
+export function initialMeta(input: CreateSessionInput, now: number): SessionMeta {
+  const absoluteExpiresAt = now + input.absoluteTtlMs
+  return {
+    handle: input.handle,
+    userId: input.userId,
+    version: 1,
+    authenticatedAt: input.userId === null ? null : now,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: slideExpiry(now, input.idleTtlMs, absoluteExpiresAt),
+    absoluteExpiresAt,
+    userAgent: input.userAgent,
+    ip: input.ip
+  }
 }
 
 /** Idle expiry slides to now + idle, never past the absolute expiry. */

@@ -1,0 +1,124 @@
+/**
+ * The ioredis client for a RedisConnection, and how its failures reach
+ * callers. Every mode is set up so that no request ever waits in an ioredis
+ * queue: commands fail at once while the connection is down, time out after
+ * `commandTimeoutMs`, and the client reconnects by itself forever; all of
+ * that surfaces as store_unavailable.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import type { RedisConnection } from '../config.js'
+import { AppError } from '../errors.js'
+
+export type RedisClient = Redis | Cluster
+
+/** Reconnect backoff: 50 ms doubling up to 2 s, never giving up. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 6), 2_000)
+}
+
+function commonOptions(commandTimeoutMs: number): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // A command cut off by a disconnect may have run: never run it twice.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(commandTimeoutMs, 1_000),
+    retryStrategy: reconnectDelay,
+    // After a failover the old primary turns replica: reconnect to find the new one.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    connectionName: 'sessiond'
+  }
+}
+
+export function createRedisClient(connection: RedisConnection, commandTimeoutMs: number): RedisClient {
+  const common = commonOptions(commandTimeoutMs)
+  switch (connection.mode) {
+    case 'single':
+      return new Redis(connection.url, common)
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        sentinels: connection.sentinels.map(({ host, port }) => ({ host, port })),
+        name: connection.name,
+        username: connection.username,
+        password: connection.password,
+        sentinelRetryStrategy: reconnectDelay,
+        ...(connection.tls ? { tls: {}, enableTLSForSentinelMode: true } : {})
+      })
+    case 'cluster':
+      return new Cluster(
+        connection.nodes.map(({ host, port }) => ({ host, port })),
+        {
+          enableOfflineQueue: false,
+          clusterRetryStrategy: reconnectDelay,
+          scaleReads: 'master',
+          slotsRefreshTimeout: Math.max(commandTimeoutMs, 1_000),
+          redisOptions: {
+            ...common,
+            username: connection.username,
+            password: connection.password,
+            ...(connection.tls ? { tls: {} } : {})
+          }
+        }
+      )
+  }
+}
+
+/** Replies that mean Redis cannot serve right now, as opposed to a script bug. */
+const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|NOSCRIPT|MOVED|ASK)\b/
+
+export function unavailable(detail: string, cause?: unknown): AppError {
+  return new AppError('store_unavailable', detail, { cause })
+}
+
+/** Connection trouble of any kind is store_unavailable; a script bug stays an internal error. */
+export function storeError(err: unknown): Error {
+  if (err instanceof AppError) return err
+  const error = err instanceof Error ? err : new Error(String(err))
+  if (error.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(error.message)) return error
+  return unavailable(`redis: ${error.message}`, error)
+}
+
+/**
+ * Resolves once the client is connected, or rejects with store_unavailable
+ * after `timeoutMs`. Requests never queue inside ioredis (its offline queue is
+ * off): at start-up and while reconnecting they wait here, bounded.
+ */
+export function readinessGate(client: RedisClient, timeoutMs: number): () => Promise<void> {
+  let lastError = 'not connected yet'
+  let pending: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined
+  client.on('error', (err: Error) => {
+    lastError = err.message
+  })
+  client.on('ready', () => {
+    pending?.resolve()
+    pending = undefined
+  })
+  client.on('end', () => {
+    pending?.reject(unavailable('the store is closed'))
+    pending = undefined
+  })
+  return async () => {
+    if (client.status === 'ready') return
+    if (client.status === 'end') throw unavailable('the store is closed')
+    if (pending === undefined) {
+      let resolve = (): void => undefined
+      let reject = (_err: Error): void => undefined
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      pending = { promise, resolve, reject }
+    }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(unavailable(`redis is unreachable (${lastError})`)), timeoutMs)
+    })
+    try {
+      await Promise.race([pending.promise, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}

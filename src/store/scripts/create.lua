@@ -1,0 +1,47 @@
+-- Creates a session (version 1) and files it in its shard's indexes.
+-- KEYS[1] session hash. ARGV: P, handle, now, idleTtlMs, absoluteTtlMs,
+-- userId?, userAgent?, ip? (optional: '' or '='..value), data bytes,
+-- prune budget, entry count n, n x (key, JSON text), then the indexed
+-- pairs (key, value, ...) sorted by key.
+local P, handle, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local idle, absolute = tonumber(ARGV[4]), tonumber(ARGV[5])
+local userId = opt(ARGV[6])
+local SP = prefixOfHandle(P, handle)
+local key = KEYS[1]
+
+prune(SP, now, tonumber(ARGV[10]))
+local existing = loadLive(SP, handle, now)
+if existing then return {'conflict', 'a session with this handle already exists'} end
+
+local x = now + absolute
+local e = math.min(now + idle, x)
+local fields = {'@v', 1, '@c', int(now), '@s', int(now), '@e', int(e), '@x', int(x), '@i', int(idle), '@b', ARGV[9]}
+if userId then
+  fields[#fields + 1] = '@u'
+  fields[#fields + 1] = userId
+  fields[#fields + 1] = '@a'
+  fields[#fields + 1] = int(now)
+end
+local userAgent, ip = opt(ARGV[7]), opt(ARGV[8])
+if userAgent then
+  fields[#fields + 1] = '@g'
+  fields[#fields + 1] = userAgent
+end
+if ip then
+  fields[#fields + 1] = '@p'
+  fields[#fields + 1] = ip
+end
+local n = tonumber(ARGV[11])
+for i = 12, 11 + 2 * n do fields[#fields + 1] = ARGV[i] end
+local flat = {}
+for i = 12 + 2 * n, #ARGV do flat[#flat + 1] = ARGV[i] end
+if #flat > 0 then
+  fields[#fields + 1] = '@m'
+  fields[#fields + 1] = cjson.encode(flat)
+end
+
+callSliced('HSET', key, fields)
+redis.call('PEXPIRE', key, e - now)
+redis.call('ZADD', SP .. 'all', e, entryOf(handle, userId, flat))
+index(SP, handle, userId, flat, x - now)
+return {'ok'}

@@ -1,0 +1,207 @@
+-- Helpers shared by every script: redis.ts prepends this file to each one.
+-- Key layout: see src/store/redis-keys.ts. P is the key prefix, SP a shard's
+-- prefix `P{t}:`; times are integer milliseconds from the caller's clock.
+
+-- Metadata fields of a session hash; data keys can never start with "@".
+local META = {'@v', '@u', '@a', '@c', '@s', '@e', '@x', '@i', '@g', '@p', '@b', '@m'}
+local META_NAMES = {'v', 'u', 'a', 'c', 's', 'e', 'x', 'i', 'g', 'p', 'b', 'm'}
+
+local function shardPrefix(P, shard)
+  return P .. '{' .. shard .. '}:'
+end
+
+local function prefixOfHandle(P, handle)
+  return shardPrefix(P, string.sub(handle, 1, 1))
+end
+
+-- Integer text: tostring would switch to exponent form past 14 digits.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- An optional argument: '' is none, otherwise the value follows a leading '='.
+local function opt(arg)
+  if arg == '' then return false end
+  return string.sub(arg, 2)
+end
+
+-- The session's metadata as a table (false for absent fields), or nil when
+-- the hash does not exist.
+local function loadMeta(key)
+  local values = redis.call('HMGET', key, unpack(META))
+  if not values[6] then return nil end
+  local m = {}
+  for i, name in ipairs(META_NAMES) do m[name] = values[i] end
+  return m
+end
+
+-- How many metadata fields the hash holds: HLEN minus this is the key count.
+local function metaCount(m)
+  local n = 0
+  for _, name in ipairs(META_NAMES) do
+    if m[name] then n = n + 1 end
+  end
+  return n
+end
+
+-- Indexed pairs are a flat list {k1, v1, k2, v2, ...} sorted by key; @m holds
+-- their JSON so the entry can be rebuilt exactly whatever INDEXED_KEYS says now.
+local function pairsOf(m)
+  if not m.m then return {} end
+  return cjson.decode(m.m)
+end
+
+local function pairsFromMap(map)
+  local names = {}
+  for k in pairs(map) do names[#names + 1] = k end
+  table.sort(names)
+  local flat = {}
+  for _, k in ipairs(names) do
+    flat[#flat + 1] = k
+    flat[#flat + 1] = map[k]
+  end
+  return flat
+end
+
+local function mapFromPairs(flat)
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return map
+end
+
+-- The session's member in its shard's `all` set: self-describing, so that
+-- pruning can unindex a session whose hash Redis already expired.
+local function entryOf(handle, userId, flat)
+  local e = {handle, userId}
+  for i = 1, #flat do e[#e + 1] = flat[i] end
+  return cjson.encode(e)
+end
+
+-- Runs a variadic command over a long list in slices (Lua's unpack is bounded).
+local function callSliced(command, key, list)
+  for i = 1, #list, 200 do
+    redis.call(command, key, unpack(list, i, math.min(i + 199, #list)))
+  end
+end
+
+-- Never shortens a TTL (PEXPIRE GT is Redis 7 only).
+local function extendTtl(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+
+local function indexSetKey(SP, k, v)
+  return SP .. 'i:' .. k .. '=' .. v
+end
+
+local function addIndexEntry(SP, handle, k, v, ttl)
+  local set = indexSetKey(SP, k, v)
+  redis.call('ZADD', set, 0, handle)
+  extendTtl(set, ttl)
+  redis.call('SADD', SP .. 'v:' .. k, v)
+  extendTtl(SP .. 'v:' .. k, ttl)
+end
+
+local function removeIndexEntry(SP, handle, k, v)
+  local set = indexSetKey(SP, k, v)
+  redis.call('ZREM', set, handle)
+  if redis.call('EXISTS', set) == 0 then redis.call('SREM', SP .. 'v:' .. k, v) end
+end
+
+-- Files the session under its user and indexed values; ttl outlives its absolute expiry.
+local function index(SP, handle, userId, flat, ttl)
+  if userId then
+    redis.call('ZADD', SP .. 'u:' .. userId, 0, handle)
+    extendTtl(SP .. 'u:' .. userId, ttl)
+  end
+  for i = 1, #flat, 2 do addIndexEntry(SP, handle, flat[i], flat[i + 1], ttl) end
+end
+
+local function unindex(SP, handle, userId, flat)
+  if userId then redis.call('ZREM', SP .. 'u:' .. userId, handle) end
+  for i = 1, #flat, 2 do removeIndexEntry(SP, handle, flat[i], flat[i + 1]) end
+end
+
+-- Removes a session and every index entry of it.
+local function drop(SP, handle, m)
+  local flat = pairsOf(m)
+  redis.call('ZREM', SP .. 'all', entryOf(handle, m.u, flat))
+  unindex(SP, handle, m.u, flat)
+  redis.call('DEL', SP .. 's:' .. handle)
+end
+
+-- The metadata of a live session, or nil; an expired one is dropped on sight.
+local function loadLive(SP, handle, now)
+  local m = loadMeta(SP .. 's:' .. handle)
+  if not m then return nil end
+  if tonumber(m.e) <= now then
+    drop(SP, handle, m)
+    return nil
+  end
+  return m
+end
+
+-- The status of a handle that addresses no live session.
+local function gone(SP, handle, now)
+  local graceEnd = redis.call('GET', SP .. 'r:' .. handle)
+  if graceEnd and now < tonumber(graceEnd) then
+    return {'session_rotated', 'the session was rotated'}
+  end
+  return {'session_not_found', 'no such session'}
+end
+
+-- Slides expiry (writes and due touching reads) and updates m in place.
+local function refresh(SP, handle, m, now)
+  local e = math.min(now + tonumber(m.i), tonumber(m.x))
+  m.s = int(now)
+  m.e = int(e)
+  redis.call('HSET', SP .. 's:' .. handle, '@s', m.s, '@e', m.e)
+  redis.call('PEXPIRE', SP .. 's:' .. handle, e - now)
+  redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, pairsOf(m)))
+end
+
+-- Ends up to `budget` sessions of the shard whose expiry has passed;
+-- returns how many it ended and whether expired ones remain.
+local function prune(SP, now, budget)
+  if budget <= 0 then return 0, redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0 end
+  local entries = redis.call('ZRANGEBYSCORE', SP .. 'all', '-inf', now, 'LIMIT', 0, budget)
+  for _, entry in ipairs(entries) do
+    local e = cjson.decode(entry)
+    local flat = {}
+    for i = 3, #e do flat[#flat + 1] = e[i] end
+    redis.call('ZREM', SP .. 'all', entry)
+    unindex(SP, e[1], e[2], flat)
+    redis.call('DEL', SP .. 's:' .. e[1])
+  end
+  local more = #entries == budget and redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0
+  return #entries, more
+end
+
+-- A listing row: handle then the public metadata, in the order redis.ts reads it.
+local function row(handle, m)
+  return {handle, m.v, m.u, m.a, m.c, m.s, m.e, m.x, m.g, m.p}
+end
+
+-- Ends up to `budget` sessions listed in `set` (skipping `except`); returns
+-- how many live ones it ended, how much budget it used, whether any remain.
+-- `valueSet`/`value` name the v: entry to drop once an index set empties.
+local function revokeSet(SP, set, except, now, budget, valueSet, value)
+  local ended, used = 0, 0
+  if budget > 0 then
+    for _, h in ipairs(redis.call('ZRANGE', set, 0, budget)) do
+      if h ~= except and used < budget then
+        used = used + 1
+        local m = loadMeta(SP .. 's:' .. h)
+        if m then
+          if tonumber(m.e) > now then ended = ended + 1 end
+          drop(SP, h, m)
+        else
+          redis.call('ZREM', set, h)
+        end
+      end
+    end
+  end
+  local left = redis.call('ZCARD', set)
+  if except and redis.call('ZSCORE', set, except) then left = left - 1 end
+  if left == 0 and valueSet then redis.call('SREM', valueSet, value) end
+  return ended, used, left > 0
+end

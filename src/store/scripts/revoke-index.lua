@@ -1,0 +1,15 @@
+-- Ends the sessions whose indexed key has a value, in bounded chunks.
+-- KEYS[1] a key of the first shard (routing only). ARGV: P, now, key, value,
+-- budget, shard... Reply: {ended, more (0/1)}: call again while more is 1.
+local P, now, k, v = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local budget = tonumber(ARGV[5])
+local ended = 0
+for i = 6, #ARGV do
+  local SP = shardPrefix(P, ARGV[i])
+  budget = budget - prune(SP, now, budget)
+  local n, used, more = revokeSet(SP, indexSetKey(SP, k, v), false, now, budget, SP .. 'v:' .. k, v)
+  ended = ended + n
+  budget = budget - used
+  if more then return {ended, 1} end
+end
+return {ended, 0}

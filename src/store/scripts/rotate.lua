@@ -1,0 +1,26 @@
+-- Moves a live session to a new handle in the same shard, optionally binding
+-- a user, and leaves a tombstone on the old handle for the grace period.
+-- KEYS[1] old hash, KEYS[2] new hash. ARGV: P, old handle, new handle, now,
+-- userId? ('' or '='..userId), graceMs. Reply: {'ok', HGETALL} or an error status.
+local P, old, new, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local SP = prefixOfHandle(P, old)
+local m = loadLive(SP, old, now)
+if not m then return gone(SP, old, now) end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'conflict', 'a session with the new handle already exists'} end
+
+local flat = pairsOf(m)
+redis.call('ZREM', SP .. 'all', entryOf(old, m.u, flat))
+unindex(SP, old, m.u, flat)
+redis.call('RENAME', KEYS[1], KEYS[2])
+
+local userId = opt(ARGV[5])
+if userId then
+  m.u = userId
+  redis.call('HSET', KEYS[2], '@u', userId, '@a', int(now))
+end
+redis.call('ZADD', SP .. 'all', tonumber(m.e), entryOf(new, m.u, flat))
+index(SP, new, m.u, flat, tonumber(m.x) - now)
+
+local grace = tonumber(ARGV[6])
+redis.call('SET', SP .. 'r:' .. old, int(now + grace), 'PX', grace)
+return {'ok', redis.call('HGETALL', KEYS[2])}

@@ -1,0 +1,118 @@
+-- Applies a batch of data writes atomically: all checks before any write.
+-- KEYS[1] session hash. ARGV: P, handle, now, touch ('1'/'0'), ifMatch?
+-- ('' or '='..version), maxKeys, maxSessionBytes, reply ('version'/'record'),
+-- nSet, nDel, nIncr, then nSet x (key, JSON text, indexed value?),
+-- nDel x key, nIncr x (key, by, '1' when the key is indexed).
+-- Reply: {'ok', version} or {'ok', HGETALL}, or an error status.
+local P, handle, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local SP = prefixOfHandle(P, handle)
+local key = KEYS[1]
+local m = loadLive(SP, handle, now)
+if not m then return gone(SP, handle, now) end
+
+local ifMatch = opt(ARGV[5])
+if ifMatch and tonumber(ifMatch) ~= tonumber(m.v) then
+  return {'precondition_failed', 'the session is at version ' .. m.v .. ', not ' .. ifMatch}
+end
+
+local nSet, nDel, nIncr = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local setAt, delAt, incrAt = 12, 12 + 3 * nSet, 12 + 3 * nSet + nDel
+local names = {}
+for i = 0, nSet - 1 do names[#names + 1] = ARGV[setAt + 3 * i] end
+for i = 0, nDel - 1 do names[#names + 1] = ARGV[delAt + i] end
+for i = 0, nIncr - 1 do names[#names + 1] = ARGV[incrAt + 3 * i] end
+local current = {}
+for i = 1, #names, 200 do
+  local slice = {unpack(names, i, math.min(i + 199, #names))}
+  local values = redis.call('HMGET', key, unpack(slice))
+  for j, name in ipairs(slice) do current[name] = values[j] end
+end
+
+local keys = redis.call('HLEN', key) - metaCount(m)
+local bytes = tonumber(m.b)
+local indexed = mapFromPairs(pairsOf(m))
+local writes, deletes = {}, {}
+
+local function put(k, text, indexValue)
+  local old = current[k]
+  if old then bytes = bytes - #k - #old else keys = keys + 1 end
+  bytes = bytes + #k + #text
+  writes[#writes + 1] = k
+  writes[#writes + 1] = text
+  indexed[k] = indexValue
+end
+
+for i = 0, nSet - 1 do
+  local at = setAt + 3 * i
+  put(ARGV[at], ARGV[at + 1], opt(ARGV[at + 2]) or nil)
+end
+for i = 0, nDel - 1 do
+  local k = ARGV[delAt + i]
+  local old = current[k]
+  if old then
+    keys = keys - 1
+    bytes = bytes - #k - #old
+    deletes[#deletes + 1] = k
+  end
+  indexed[k] = nil
+end
+for i = 0, nIncr - 1 do
+  local at = incrAt + 3 * i
+  local k = ARGV[at]
+  -- Mirrors rules.incrementText: JSON number texts are also Lua number texts.
+  local base = 0
+  if current[k] then base = tonumber(current[k]) end
+  if not base or math.floor(base) ~= base or math.abs(base) > 9007199254740991 then
+    return {'conflict', '"' .. k .. '" does not hold an integer'}
+  end
+  local sum = base + tonumber(ARGV[at + 1])
+  if math.abs(sum) > 9007199254740991 then
+    return {'conflict', '"' .. k .. '" would leave the safe integer range'}
+  end
+  local text = int(sum)
+  local indexValue = nil
+  if ARGV[at + 2] == '1' then indexValue = text end
+  put(k, text, indexValue)
+end
+
+if keys > tonumber(ARGV[6]) then
+  return {'payload_too_large', 'a session holds at most ' .. ARGV[6] .. ' keys'}
+end
+if bytes > tonumber(ARGV[7]) then
+  return {'payload_too_large', 'a session holds at most ' .. ARGV[7] .. ' bytes of data'}
+end
+
+local changed = #writes > 0 or #deletes > 0
+if changed then
+  callSliced('HSET', key, writes)
+  if #deletes > 0 then callSliced('HDEL', key, deletes) end
+  m.v = redis.call('HINCRBY', key, '@v', 1)
+  redis.call('HSET', key, '@b', bytes)
+end
+
+local oldFlat = pairsOf(m)
+local newFlat = pairsFromMap(indexed)
+local oldEntry = entryOf(handle, m.u, oldFlat)
+local newEntry = entryOf(handle, m.u, newFlat)
+if newEntry ~= oldEntry then
+  local before = mapFromPairs(oldFlat)
+  for k, v in pairs(before) do
+    if indexed[k] ~= v then removeIndexEntry(SP, handle, k, v) end
+  end
+  for k, v in pairs(indexed) do
+    if before[k] ~= v then addIndexEntry(SP, handle, k, v, tonumber(m.x) - now) end
+  end
+  redis.call('ZREM', SP .. 'all', oldEntry)
+  if #newFlat > 0 then
+    m.m = cjson.encode(newFlat)
+    redis.call('HSET', key, '@m', m.m)
+  else
+    m.m = false
+    redis.call('HDEL', key, '@m')
+  end
+  redis.call('ZADD', SP .. 'all', tonumber(m.e), newEntry)
+end
+if ARGV[4] == '1' then refresh(SP, handle, m, now) end
+
+if ARGV[8] == 'record' then return {'ok', redis.call('HGETALL', key)} end
+return {'ok', tonumber(m.v)}

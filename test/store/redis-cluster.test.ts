@@ -1,0 +1,64 @@
+/**
+ * The Store conformance suite against the Redis backend on a throwaway
+ * three-primary Redis Cluster: every script must stay in one slot, and the
+ * multi-shard operations run once per shard and merge.
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { createRedisStore } from '../../src/store/redis.js'
+import { handleOf, newToken } from '../../src/tokens.js'
+import type { Store } from '../../src/store/types.js'
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { runStoreConformance } from './conformance.js'
+
+const nodes: RedisServer[] = []
+const stores: Store[] = []
+t.teardown(async () => {
+  await Promise.allSettled(stores.map((store) => store.close()))
+  await Promise.allSettled(nodes.map((node) => node.stop()))
+})
+
+for (let i = 0; i < 3; i++) {
+  nodes.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }))
+}
+await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
+for (const node of nodes) {
+  const admin = new Redis(node.url)
+  for (let i = 0; i < 100 && !(await admin.cluster('INFO')).includes('cluster_state:ok'); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  admin.disconnect()
+}
+
+let n = 0
+runStoreConformance(t, async (options) => {
+  const store = createRedisStore({
+    ...options,
+    connection: { mode: 'cluster', nodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), username: undefined, password: undefined, tls: false },
+    keyPrefix: `k${n++}:`,
+    commandTimeoutMs: 2000,
+    waitReplicas: 0
+  })
+  stores.push(store)
+  await store.ping()
+  return store
+})
+
+t.test('waitReplicas on Cluster: WAIT reaches the primary that took the revocation', async (t) => {
+  const store = createRedisStore({
+    limits: { maxValueBytes: 1024, maxKeys: 16, maxSessionBytes: 4096, maxSessionsPerUser: null },
+    indexedKeys: [],
+    touchIntervalMs: 0,
+    connection: { mode: 'cluster', nodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), username: undefined, password: undefined, tls: false },
+    keyPrefix: 'wait:',
+    commandTimeoutMs: 500,
+    waitReplicas: 1
+  })
+  stores.push(store)
+  await store.ping()
+  const handle = handleOf(newToken())
+  await store.create({ handle, userId: null, data: {}, idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null })
+  await t.rejects(store.destroy(handle), { code: 'store_unavailable', message: /only 0 of 1 replicas/ }, 'no replica acknowledges')
+})
