@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { compileGlobs } from './globs.js'
 
@@ -100,7 +101,10 @@ const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default
 
 const hostPortList = list.pipe(
   z.array(
-    z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').transform((hp): HostPort => {
+    z.string().refine((hp) => {
+      const m = /^[^\s:]+:(\d{1,5})$/.exec(hp)
+      return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535
+    }, 'expected host:port with a port of 1-65535').transform((hp): HostPort => {
       const at = hp.lastIndexOf(':')
       return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) }
     })
@@ -115,7 +119,8 @@ const apiKeyList = list.pipe(
       if (name === '' || (scope !== 'service' && scope !== 'admin') || secret.length < 16) {
         ctx.addIssue({
           code: 'custom',
-          message: `"${name === '' ? '?' : name}" must be name:scope:secret with scope service or admin and a secret of at least 16 characters`
+          // An entry without ':' may be a bare secret: never echo it.
+          message: `"${name === '' || !entry.includes(':') ? '?' : name}" must be name:scope:secret with scope service or admin and a secret of at least 16 characters`
         })
         return z.NEVER
       }
@@ -127,11 +132,31 @@ const apiKeyList = list.pipe(
 const dataKeyList = list.pipe(z.array(z.string().regex(DATA_KEY_PATTERN, 'each key must be 1-128 characters of [A-Za-z0-9._:-]')))
 const globList = list.pipe(z.array(z.string().regex(/^[A-Za-z0-9._:*-]{1,128}$/, 'each glob must be 1-128 characters of [A-Za-z0-9._:-] and *')))
 
-const trustProxy = z.string().transform((raw): boolean | number | string[] => {
+/** What @fastify/proxy-addr accepts: an IP, ip/prefix, IPv4 ip/netmask, or a named range. */
+function isProxyAddress(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true
+  const [ip = '', range, ...extra] = entry.split('/')
+  const family = isIP(ip)
+  if (family === 0 || extra.length > 0) return false
+  if (range === undefined) return true
+  if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128)
+  if (family !== 4 || isIP(range) !== 4) return false
+  const mask = range.split('.').reduce((n, octet) => n * 256 + Number(octet), 0)
+  const hostBits = 2 ** 32 - 1 - mask
+  return (hostBits & (hostBits + 1)) === 0
+}
+
+const trustProxy = z.string().transform((raw, ctx): boolean | number | string[] => {
   if (raw === 'true') return true
   if (raw === 'false') return false
   if (/^\d+$/.test(raw)) return Number(raw)
-  return raw.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  const entries = raw.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  const bad = entries.filter((p) => !isProxyAddress(p))
+  if (bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `must be true, false, a hop count, or a list of IPs/CIDRs (loopback, linklocal, uniquelocal); not ${bad.join(', ')}` })
+    return z.NEVER
+  }
+  return entries
 })
 
 const origins = list.pipe(
@@ -237,7 +262,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
   const apiKeys = e.API_KEYS ?? []
   const generatedAdminKey =
     apiKeys.length === 0 && e.NODE_ENV !== 'production' ? randomBytes(24).toString('base64url') : undefined
-  return Object.freeze({
+  return deepFreeze({
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
@@ -273,6 +298,14 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
     trustProxy: e.TRUST_PROXY,
     allowedOrigins: e.ALLOWED_ORIGINS
   })
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function storeConfig(e: Env): StoreConfig {
