@@ -12,14 +12,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'no-console': 'error'
+      'no-console': 'error',
+      // fastify hooks and plugins are async by signature; throwing in them is the idiom.
+      '@typescript-eslint/require-await': 'off'
     }
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': 'off',
-      '@typescript-eslint/require-await': 'off',
       'no-console': 'off'
     }
   }

@@ -1,0 +1,79 @@
+/**
+ * `POST /v1/session/anonymous`: a browser starts its own anonymous session
+ * (ALLOW_ANONYMOUS=true), or gets back the one its cookie still names. The
+ * cookie is the only credential; a token the client made up is never
+ * adopted. Rate-limited per client IP so nobody can fill the store.
+ */
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AppError, isAppError } from '../../errors.js'
+import type { SessionData, SessionRecord } from '../../store/types.js'
+import { handleOf, newToken } from '../../tokens.js'
+import type { HttpContext } from '../context.js'
+import { publicData } from '../credential-scope.js'
+import { assertNotCrossSite, readCredential, type Credential } from '../credential.js'
+import { sessionJson, setEtag } from '../session-json.js'
+
+const USER_AGENT_MAX = 256
+
+export function anonymousRoutes(ctx: HttpContext) {
+  const { store, cookies, config } = ctx
+  const allowedOrigins = new Set(config.allowedOrigins)
+
+  const publicView = (session: SessionRecord) => ({ session: sessionJson(session, publicData(ctx, session.data)) })
+
+  /** The live session the cookie names, or null when a new one is due. */
+  const existing = async (credential: Credential | null): Promise<SessionRecord | null> => {
+    if (credential === null) return null
+    try {
+      return await store.get(credential.handle, { touch: true })
+    } catch (err) {
+      if (isAppError(err) && err.code === 'session_not_found') return null
+      throw err
+    }
+  }
+
+  const cookieCredential = (request: FastifyRequest): Credential | null => {
+    try {
+      return readCredential(request, cookies, { headerAllowed: false })
+    } catch (err) {
+      if (isAppError(err) && err.code === 'unauthenticated') return null
+      throw err
+    }
+  }
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: (_request, context) =>
+        new AppError('too_many_requests', `at most ${context.max} anonymous sessions per minute from one address; retry in ${Math.ceil(context.ttl / 1000)} s`)
+    })
+
+    app.post(
+      '/v1/session/anonymous',
+      { config: { rateLimit: { max: config.anonymousRateLimit, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.ip } } },
+      async (request, reply) => {
+        if (!config.allowAnonymous) throw new AppError('forbidden', 'anonymous sessions are disabled (ALLOW_ANONYMOUS=false)')
+        assertNotCrossSite(request, allowedOrigins)
+        const credential = cookieCredential(request)
+        const current = await existing(credential)
+        if (current !== null && credential !== null) {
+          if (credential.renewCookie) cookies.issue(reply, credential.token, current.absoluteExpiresAt, ctx.clock())
+          return setEtag(reply, current.version).code(200).send(publicView(current))
+        }
+        const token = newToken()
+        const session = await store.create({
+          handle: handleOf(token),
+          userId: null,
+          data: Object.create(null) as SessionData,
+          idleTtlMs: config.session.idleTtlSec * 1000,
+          absoluteTtlMs: config.session.absoluteTtlSec * 1000,
+          userAgent: request.headers['user-agent']?.slice(0, USER_AGENT_MAX) ?? null,
+          ip: request.ip
+        })
+        cookies.issue(reply, token, session.absoluteExpiresAt, ctx.clock())
+        return setEtag(reply, session.version).code(201).send(publicView(session))
+      }
+    )
+  }
+}
