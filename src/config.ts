@@ -224,6 +224,7 @@ function crossFieldProblems(e: Env): string[] {
   if (redisSources > 1) problems.push('REDIS_URL: set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES')
   if (e.REDIS_SENTINELS !== undefined && e.REDIS_SENTINEL_NAME === undefined) problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS')
   if (e.SESSION_IDLE_TTL > e.SESSION_ABSOLUTE_TTL) problems.push('SESSION_IDLE_TTL: must not exceed SESSION_ABSOLUTE_TTL')
+  if (e.TOUCH_INTERVAL >= e.SESSION_IDLE_TTL) problems.push('TOUCH_INTERVAL: must be shorter than SESSION_IDLE_TTL, or sessions in use would expire')
   if (e.NODE_ENV === 'production') {
     if (e.STORE === undefined) problems.push('STORE: must be set explicitly (memory or redis) when NODE_ENV=production')
     if (e.API_KEYS === undefined || e.API_KEYS.length === 0) problems.push('API_KEYS: required when NODE_ENV=production')

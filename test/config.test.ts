@@ -339,6 +339,12 @@ t.test('idle TTL longer than absolute TTL', async (t) => {
   t.same(equal.session, { idleTtlSec: 3600, absoluteTtlSec: 3600, touchIntervalSec: 0 }, 'equal is allowed')
 })
 
+t.test('a touch interval as long as the idle TTL would let sessions in use expire', async (t) => {
+  refuses(t, { SESSION_IDLE_TTL: '60', TOUCH_INTERVAL: '60' }, 'TOUCH_INTERVAL', /SESSION_IDLE_TTL/)
+  refuses(t, { SESSION_IDLE_TTL: '60', TOUCH_INTERVAL: '300' }, 'TOUCH_INTERVAL', /SESSION_IDLE_TTL/)
+  t.equal(loadConfig({ SESSION_IDLE_TTL: '60', TOUCH_INTERVAL: '59' }).session.touchIntervalSec, 59)
+})
+
 t.test('production requires STORE, API_KEYS and COOKIE_SECRET', async (t) => {
   const c = loadConfig(PROD)
   t.equal(c.env, 'production')
