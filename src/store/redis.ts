@@ -82,6 +82,10 @@ const opt = (value: string | number | null | undefined): string => (value === nu
 function byLeastRecentUse(a: SessionMeta, b: SessionMeta): number {
   return a.lastSeenAt - b.lastSeenAt || a.createdAt - b.createdAt || (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0)
 }
+/** Binding order: authenticatedAt (when the user was bound), then handle. */
+function byBinding(a: SessionMeta, b: SessionMeta): number {
+  return (a.authenticatedAt ?? 0) - (b.authenticatedAt ?? 0) || (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0)
+}
 export function createRedisStore(options: RedisStoreOptions): Store {
   const { limits, commandTimeoutMs, waitReplicas, keyPrefix: prefix } = options
   const { touchIntervalMs } = options
@@ -176,13 +180,23 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     return replies.flatMap((reply) => list(reply).map(metaOfRow))
   }
 
-  /** MAX_SESSIONS_PER_USER: ends the user's least recently used sessions beyond it, never `keep`. */
+  /**
+   * MAX_SESSIONS_PER_USER: ends the user's least recently used sessions beyond it, never `keep`
+   * and never one bound after it (that binding runs this step itself). This step follows the
+   * login's script, so without that rule two concurrent logins at the limit ended each other.
+   */
   async function enforceUserLimit(userId: string, keep: string): Promise<void> {
     const max = limits.maxSessionsPerUser
     if (max === null) return
     const sessions = await userSessions(userId)
     if (sessions.length <= max) return
-    const victims = sessions.filter((s) => s.handle !== keep).sort(byLeastRecentUse).slice(0, sessions.length - max)
+    const kept = sessions.find((s) => s.handle === keep)
+    // Already ended (by a later login's limit or a logout-all): that call did the enforcing.
+    if (kept === undefined) return
+    const victims = sessions
+      .filter((s) => s.handle !== keep && byBinding(s, kept) < 0)
+      .sort(byLeastRecentUse)
+      .slice(0, sessions.length - max)
     await destroyHandles(victims.map((s) => s.handle))
   }
 
