@@ -1,0 +1,359 @@
+/**
+ * `sessiond/client`: a typed client for backends, over Node's global fetch
+ * and nothing else.
+ *
+ *   const sessions = createSessionClient({ baseUrl: 'http://sessiond:3000', apiKey })
+ *   const { value: cart } = await sessions.get<string[]>({ cookie: request.headers.cookie }, 'cart')
+ *   reply.header('set-cookie', (await sessions.rotate({ cookie }, { userId })).setCookie)
+ *
+ * Every result carries `setCookie` (relay it to the browser); every failure is
+ * a SessiondError with the API's `status`, `code` and `detail`.
+ */
+import { isProblemCode, isSessiondError, SessiondError } from './errors.js'
+import type {
+  AuthResult,
+  BatchOps,
+  CallOptions,
+  CreatedResult,
+  CreateSessionInput,
+  Credential,
+  Device,
+  DevicesResult,
+  HasResult,
+  IfMatch,
+  IndexPageQuery,
+  IndexQuery,
+  JsonValue,
+  Relay,
+  RevokedResult,
+  Session,
+  SessionData,
+  SessionListResult,
+  SessionPageResult,
+  SessionRef,
+  SessionResult,
+  SessionSummary,
+  StatsResult,
+  ValueResult,
+  WriteOptions,
+  WriteResult
+} from './types.js'
+
+export * from './errors.js'
+export type * from './types.js'
+
+export const DEFAULT_TIMEOUT_MS = 5_000
+
+export interface SessionClientOptions {
+  /** Where sessiond listens, e.g. `http://sessiond:3000` (a path prefix is kept). */
+  readonly baseUrl: string | URL
+  /** A service API key (an admin key for the admin operations). */
+  readonly apiKey: string
+  /** Per-call time limit (default 5000 ms); a call that takes longer fails with `timeout`. */
+  readonly timeoutMs?: number
+}
+
+export interface SessionClient {
+  /** Creates a session (login: pass userId). Relay `setCookie`; `token` is for non-browser clients. */
+  readonly create: <D extends object = SessionData>(input?: CreateSessionInput, options?: CallOptions) => Promise<CreatedResult<D>>
+  /** New token for the caller's session, the old one ends at once; `userId` binds a user (login of an anonymous session). */
+  readonly rotate: <D extends object = SessionData>(credential: Credential, input?: { readonly userId?: string }, options?: CallOptions) => Promise<CreatedResult<D>>
+  /** The whole session, all data included (the API key sees private keys). */
+  readonly session: <D extends object = SessionData>(ref: SessionRef, options?: CallOptions) => Promise<SessionResult<D>>
+  /** One data key; `found: false` when the session has no such key. */
+  readonly get: <T = JsonValue>(ref: SessionRef, key: string, options?: CallOptions) => Promise<ValueResult<T>>
+  /** Whether the session has the key (by handle, an ended session also answers false). */
+  readonly has: (ref: SessionRef, key: string, options?: CallOptions) => Promise<HasResult>
+  readonly set: (ref: SessionRef, key: string, value: unknown, options?: WriteOptions) => Promise<WriteResult>
+  /** Deletes a key (idempotent; the version only grows when it existed). */
+  readonly del: (ref: SessionRef, key: string, options?: WriteOptions) => Promise<WriteResult>
+  /** An atomic batch of set / del / incr. */
+  readonly patch: <D extends object = SessionData>(ref: SessionRef, ops: BatchOps, options?: WriteOptions) => Promise<SessionResult<D>>
+  /** Ends a session by handle (administrative). */
+  readonly destroy: (handle: string, options?: CallOptions) => Promise<Relay>
+  /** Logs the caller out: ends the session and clears the cookie (relay `setCookie`). */
+  readonly logout: (credential: Credential, options?: CallOptions) => Promise<Relay>
+  /** The forward-auth check: who the credential belongs to. Counts as a use. */
+  readonly auth: (credential: Credential, options?: CallOptions) => Promise<AuthResult>
+  /** The caller's user's sessions, `current: true` on the caller's own. */
+  readonly devices: (credential: Credential, options?: CallOptions) => Promise<DevicesResult>
+  /** Ends every other session of the caller's user (`all: true` includes this one and clears the cookie). */
+  readonly logoutOtherDevices: (credential: Credential, input?: { readonly all?: boolean }, options?: CallOptions) => Promise<RevokedResult>
+  /** Ends one other session of the caller's user. */
+  readonly logoutDevice: (credential: Credential, handle: string, options?: CallOptions) => Promise<Relay>
+  /** Admin: a user's live sessions. */
+  readonly userSessions: (userId: string, options?: CallOptions) => Promise<SessionListResult>
+  /** Admin: log a user out everywhere, optionally keeping one session. */
+  readonly logoutUser: (userId: string, input?: { readonly except?: string }, options?: CallOptions) => Promise<RevokedResult>
+  /** Admin: one page of sessions whose indexed key equals a value. */
+  readonly query: (query: IndexPageQuery, options?: CallOptions) => Promise<SessionPageResult>
+  /** Admin: every session whose indexed key equals a value, page after page. */
+  readonly queryAll: (query: IndexQuery & { readonly pageSize?: number }, options?: CallOptions) => AsyncGenerator<SessionSummary, void, undefined>
+  /** Admin: end every session whose indexed key equals a value (a tenant's sessions). */
+  readonly revokeByIndex: (query: IndexQuery, options?: CallOptions) => Promise<RevokedResult>
+  /** Admin: live sessions in total and per value of an indexed key. */
+  readonly stats: (input?: { readonly by?: string }, options?: CallOptions) => Promise<StatsResult>
+}
+
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+interface Call {
+  readonly method: Method
+  readonly path: string
+  readonly query?: Readonly<Record<string, string | number | boolean | null | undefined>>
+  readonly body?: unknown
+  readonly credential?: Credential | undefined
+  readonly ifMatch?: IfMatch | undefined
+  readonly options?: CallOptions | undefined
+  /** Statuses handed back instead of thrown (HEAD has no problem body to read). */
+  readonly passStatus?: readonly number[]
+}
+
+interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: unknown
+  readonly setCookie: readonly string[]
+}
+
+const enc = encodeURIComponent
+
+/** `.` and `..` are valid keys, but URL parsing would resolve them as path segments. */
+const isDotSegment = (segment: string): boolean => segment === '.' || segment === '..'
+
+function credentialHeaders(credential: Credential | undefined): Record<string, string> {
+  if (credential === undefined) return {}
+  return credential.token !== undefined ? { 'x-session-token': credential.token } : { cookie: credential.cookie }
+}
+
+function versionOf(headers: Headers): number {
+  const match = /^"(\d+)"$/.exec(headers.get('etag') ?? '')
+  if (match === null) throw new SessiondError({ status: 0, code: 'unexpected_response', detail: `no ETag in the response (got ${JSON.stringify(headers.get('etag'))})` })
+  return Number(match[1])
+}
+
+function retryAfterOf(headers: Headers): number | undefined {
+  const raw = headers.get('retry-after')
+  return raw !== null && /^\d+$/.test(raw) ? Number(raw) : undefined
+}
+
+function problemError(status: number, headers: Headers, text: string, setCookie: readonly string[]): SessiondError {
+  let problem: unknown
+  try {
+    problem = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    problem = undefined
+  }
+  const retryAfterSec = retryAfterOf(headers)
+  if (typeof problem === 'object' && problem !== null && 'code' in problem && isProblemCode(problem.code)) {
+    const detail = 'detail' in problem && typeof problem.detail === 'string' ? problem.detail : ''
+    const title = 'title' in problem && typeof problem.title === 'string' ? problem.title : undefined
+    return new SessiondError({ status, code: problem.code, detail, ...(title === undefined ? {} : { title }), setCookie, ...(retryAfterSec === undefined ? {} : { retryAfterSec }) })
+  }
+  const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text
+  return new SessiondError({ status, code: 'unexpected_response', detail: `HTTP ${status} without a problem document${excerpt === '' ? '' : `: ${excerpt}`}`, setCookie })
+}
+
+function transportError(err: unknown, timeout: AbortSignal, userSignal: AbortSignal | undefined, timeoutMs: number): SessiondError {
+  if (isSessiondError(err)) return err
+  if (timeout.aborted) return new SessiondError({ status: 0, code: 'timeout', detail: `no answer within ${timeoutMs} ms`, cause: err })
+  if (userSignal?.aborted === true) return new SessiondError({ status: 0, code: 'aborted', detail: 'the call was aborted', cause: err })
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return new SessiondError({ status: 0, code: 'network_error', detail: `could not reach sessiond: ${message}`, cause: err })
+}
+
+export function createSessionClient(options: SessionClientOptions): SessionClient {
+  const base = new URL(options.baseUrl)
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`sessiond baseUrl must be http(s), not ${base.protocol}`)
+  const root = base.href.replace(/\/+$/, '')
+  const authorization = `Bearer ${options.apiKey}`
+  const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+
+  async function send(call: Call): Promise<Reply> {
+    const search = new URLSearchParams()
+    for (const [name, value] of Object.entries(call.query ?? {})) if (value !== undefined && value !== null) search.set(name, String(value))
+    const url = `${root}${call.path}${search.size > 0 ? `?${search.toString()}` : ''}`
+    const headers: Record<string, string> = { authorization, accept: 'application/json', ...credentialHeaders(call.credential) }
+    if (call.body !== undefined) headers['content-type'] = 'application/json'
+    if (call.ifMatch !== undefined) headers['if-match'] = call.ifMatch === '*' ? '*' : `"${call.ifMatch}"`
+    const timeoutMs = call.options?.timeoutMs ?? defaultTimeoutMs
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const userSignal = call.options?.signal
+    const signal = userSignal === undefined ? timeout : AbortSignal.any([timeout, userSignal])
+    try {
+      const res = await fetch(url, {
+        method: call.method,
+        headers,
+        signal,
+        redirect: 'manual',
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) })
+      })
+      const text = await res.text()
+      const setCookie = res.headers.getSetCookie()
+      if (res.status >= 200 && res.status < 300) {
+        let body: unknown
+        try {
+          body = text === '' ? undefined : JSON.parse(text)
+        } catch (err) {
+          throw new SessiondError({ status: res.status, code: 'unexpected_response', detail: 'the response is not JSON', setCookie, cause: err })
+        }
+        return { status: res.status, headers: res.headers, body, setCookie }
+      }
+      if (call.passStatus?.includes(res.status) === true) return { status: res.status, headers: res.headers, body: undefined, setCookie }
+      throw problemError(res.status, res.headers, text, setCookie)
+    } catch (err) {
+      throw transportError(err, timeout, userSignal, timeoutMs)
+    }
+  }
+
+  /** The body as T: sessiond's replies follow openapi.yaml, which the service's own tests check. */
+  const bodyOf = <T>(reply: Reply): T => reply.body as T
+
+  const sessionPath = (ref: SessionRef): string => (ref.handle !== undefined ? `/v1/sessions/${enc(ref.handle)}` : '/v1/session')
+  const credentialOf = (ref: SessionRef): Credential | undefined => (ref.handle !== undefined ? undefined : ref)
+  const userPath = (userId: string): string => {
+    if (isDotSegment(userId)) throw new SessiondError({ status: 0, code: 'validation_failed', detail: `the userId "${userId}" cannot be addressed in a URL path` })
+    return `/v1/users/${enc(userId)}/sessions`
+  }
+
+  const sessionResult = <D extends object>(reply: Reply): SessionResult<D> => ({ session: bodyOf<Session<D>>(reply), version: versionOf(reply.headers), setCookie: reply.setCookie })
+  const createdResult = <D extends object>(reply: Reply): CreatedResult<D> => {
+    const body = bodyOf<{ token: string; session: Session<D> }>(reply)
+    return { token: body.token, session: body.session, version: versionOf(reply.headers), setCookie: reply.setCookie }
+  }
+  const relay = (reply: Reply): Relay => ({ setCookie: reply.setCookie })
+  const revokedResult = (reply: Reply, revoked: number): RevokedResult => ({ revoked, setCookie: reply.setCookie })
+
+  const client: SessionClient = {
+    async create<D extends object = SessionData>(input: CreateSessionInput = {}, options?: CallOptions) {
+      return createdResult<D>(await send({ method: 'POST', path: '/v1/sessions', body: input, options }))
+    },
+
+    async rotate<D extends object = SessionData>(credential: Credential, input: { readonly userId?: string } = {}, options?: CallOptions) {
+      return createdResult<D>(await send({ method: 'POST', path: '/v1/session/rotate', body: input, credential, options }))
+    },
+
+    async session<D extends object = SessionData>(ref: SessionRef, options?: CallOptions) {
+      return sessionResult<D>(await send({ method: 'GET', path: sessionPath(ref), credential: credentialOf(ref), options }))
+    },
+
+    async get<T = JsonValue>(ref: SessionRef, key: string, options?: CallOptions): Promise<ValueResult<T>> {
+      if (isDotSegment(key)) {
+        const { session, version, setCookie } = await client.session(ref, options)
+        return Object.hasOwn(session.data, key) ? { found: true, value: session.data[key] as T, version, setCookie } : { found: false, value: undefined, version: undefined, setCookie }
+      }
+      try {
+        const reply = await send({ method: 'GET', path: `${sessionPath(ref)}/data/${enc(key)}`, credential: credentialOf(ref), options })
+        return { found: true, value: bodyOf<{ value: T }>(reply).value, version: versionOf(reply.headers), setCookie: reply.setCookie }
+      } catch (err) {
+        if (isSessiondError(err, 'not_found')) return { found: false, value: undefined, version: undefined, setCookie: err.setCookie }
+        throw err
+      }
+    },
+
+    async has(ref, key, options) {
+      if (isDotSegment(key)) {
+        const result = await client.get(ref, key, options)
+        return { found: result.found, version: result.version, setCookie: result.setCookie }
+      }
+      const call: Call = { method: 'HEAD', path: `${sessionPath(ref)}/data/${enc(key)}`, credential: credentialOf(ref), options, passStatus: [404] }
+      let reply: Reply
+      try {
+        reply = await send(call)
+      } catch (err) {
+        // A HEAD error has no body: ask again with GET to learn its code.
+        if (!isSessiondError(err) || err.status === 0) throw err
+        const result = await client.get(ref, key, options)
+        return { found: result.found, version: result.version, setCookie: result.setCookie }
+      }
+      return reply.status === 404 ? { found: false, version: undefined, setCookie: reply.setCookie } : { found: true, version: versionOf(reply.headers), setCookie: reply.setCookie }
+    },
+
+    async set(ref, key, value, options) {
+      if (isDotSegment(key)) {
+        const { version, setCookie } = await client.patch(ref, { set: { [key]: value } }, options)
+        return { version, setCookie }
+      }
+      const reply = await send({ method: 'PUT', path: `${sessionPath(ref)}/data/${enc(key)}`, body: { value }, credential: credentialOf(ref), ifMatch: options?.ifMatch, options })
+      return { version: versionOf(reply.headers), setCookie: reply.setCookie }
+    },
+
+    async del(ref, key, options) {
+      if (isDotSegment(key)) {
+        const { version, setCookie } = await client.patch(ref, { del: [key] }, options)
+        return { version, setCookie }
+      }
+      const reply = await send({ method: 'DELETE', path: `${sessionPath(ref)}/data/${enc(key)}`, credential: credentialOf(ref), ifMatch: options?.ifMatch, options })
+      return { version: versionOf(reply.headers), setCookie: reply.setCookie }
+    },
+
+    async patch<D extends object = SessionData>(ref: SessionRef, ops: BatchOps, options?: WriteOptions) {
+      return sessionResult<D>(await send({ method: 'PATCH', path: `${sessionPath(ref)}/data`, body: ops, credential: credentialOf(ref), ifMatch: options?.ifMatch, options }))
+    },
+
+    async destroy(handle, options) {
+      return relay(await send({ method: 'DELETE', path: `/v1/sessions/${enc(handle)}`, options }))
+    },
+
+    async logout(credential, options) {
+      return relay(await send({ method: 'DELETE', path: '/v1/session', credential, options }))
+    },
+
+    async auth(credential, options) {
+      const reply = await send({ method: 'GET', path: '/v1/auth', credential, options })
+      return { handle: reply.headers.get('x-session-handle') ?? '', userId: reply.headers.get('x-user-id'), setCookie: reply.setCookie }
+    },
+
+    async devices(credential, options) {
+      const reply = await send({ method: 'GET', path: '/v1/session/devices', credential, options })
+      return { sessions: bodyOf<{ sessions: Device[] }>(reply).sessions, setCookie: reply.setCookie }
+    },
+
+    async logoutOtherDevices(credential, input = {}, options) {
+      const reply = await send({ method: 'DELETE', path: '/v1/session/devices', query: { all: input.all === true ? true : undefined }, credential, options })
+      return revokedResult(reply, bodyOf<{ revoked: number }>(reply).revoked)
+    },
+
+    async logoutDevice(credential, handle, options) {
+      return relay(await send({ method: 'DELETE', path: `/v1/session/devices/${enc(handle)}`, credential, options }))
+    },
+
+    async userSessions(userId, options) {
+      const reply = await send({ method: 'GET', path: userPath(userId), options })
+      return { sessions: bodyOf<{ sessions: SessionSummary[] }>(reply).sessions, setCookie: reply.setCookie }
+    },
+
+    async logoutUser(userId, input = {}, options) {
+      const reply = await send({ method: 'DELETE', path: userPath(userId), query: { except: input.except }, options })
+      return revokedResult(reply, bodyOf<{ revoked: number }>(reply).revoked)
+    },
+
+    async query(query, options) {
+      const reply = await send({ method: 'GET', path: '/v1/sessions', query: { key: query.key, value: query.value, limit: query.limit, cursor: query.cursor }, options })
+      const page = bodyOf<{ sessions: SessionSummary[]; nextCursor: string | null }>(reply)
+      return { sessions: page.sessions, nextCursor: page.nextCursor, setCookie: reply.setCookie }
+    },
+
+    async *queryAll(query, options) {
+      let cursor: string | null = null
+      do {
+        const page: SessionPageResult = await client.query({ key: query.key, value: query.value, cursor, ...(query.pageSize === undefined ? {} : { limit: query.pageSize }) }, options)
+        yield* page.sessions
+        cursor = page.nextCursor
+      } while (cursor !== null)
+    },
+
+    async revokeByIndex(query, options) {
+      const reply = await send({ method: 'DELETE', path: '/v1/sessions', query: { key: query.key, value: query.value }, options })
+      return revokedResult(reply, bodyOf<{ revoked: number }>(reply).revoked)
+    },
+
+    async stats(input = {}, options) {
+      const reply = await send({ method: 'GET', path: '/v1/stats/sessions', query: { by: input.by }, options })
+      const counts = bodyOf<{ total: number; by: Record<string, number> }>(reply)
+      return { total: counts.total, by: counts.by, setCookie: reply.setCookie }
+    }
+  }
+  return client
+}
