@@ -5,11 +5,13 @@
 import fastifyCookie from '@fastify/cookie'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import pino, { type DestinationStream, type LoggerOptions } from 'pino'
+import { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import { compileGlobs } from './globs.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
 import { createSessionCookies } from './http/cookies.js'
+import { metricsRoutes } from './http/metrics.js'
 import { errorHandler, notFoundHandler, sendProblem, toAppError } from './http/problem.js'
 import { healthRoutes } from './http/routes/health.js'
 import { adminRoutes } from './http/routes/admin.js'
@@ -18,6 +20,7 @@ import { authRoutes } from './http/routes/auth.js'
 import { selfRoutes } from './http/routes/session.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { createStore } from './store/index.js'
+import { instrumentStore } from './store/instrumented.js'
 import type { Store } from './store/types.js'
 
 export interface AppOptions {
@@ -28,13 +31,17 @@ export interface AppOptions {
   readonly logStream?: DestinationStream
 }
 
-/** Credentials and secrets never reach the logs. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-session-token"]',
-  'res.headers["set-cookie"]'
-]
+/**
+ * Credentials and secrets never reach the logs. fastify's own request and
+ * response lines carry no headers at all; these paths censor any headers
+ * object a log call adds, at the top (`headers`) or one level down
+ * (`req.headers`, `res.headers`, `request.headers`, ...).
+ */
+const SECRET_HEADERS = ['authorization', 'cookie', '["x-session-token"]', '["set-cookie"]']
+export const REDACTED_PATHS = SECRET_HEADERS.flatMap((h) => {
+  const path = h.startsWith('[') ? `headers${h}` : `headers.${h}`
+  return [path, `*.${path}`]
+})
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -51,7 +58,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     loggerInstance: logger,
     requestIdHeader: 'x-request-id',
     trustProxy: fastifyTrustProxy(config.trustProxy),
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     bodyLimit: BODY_LIMIT_BYTES,
     // `__proto__` and `constructor` are ordinary data keys; bodies are copied into null-prototype maps.
     onProtoPoisoning: 'ignore',
@@ -63,7 +70,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   })
 
   const ownsStore = options.store === undefined
-  const store = options.store ?? createStore(config, options.clock)
+  // One metrics registry per app; the store is wrapped once so every backend is measured alike.
+  const registry = new Registry()
+  const store = instrumentStore(options.store ?? createStore(config, options.clock), registry)
   if (ownsStore) app.addHook('onClose', async () => store.close())
   if (store.kind === 'memory') app.log.warn('STORE=memory: sessions live in this process only; they are not shared and do not survive a restart')
 
@@ -82,6 +91,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
 
+  await app.register(metricsRoutes, { registry, token: config.metricsToken })
   await app.register(healthRoutes(ctx))
   await app.register(async (v1) => {
     v1.addHook('onRequest', async (_request, reply) => {

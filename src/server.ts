@@ -20,6 +20,12 @@ async function main(): Promise<void> {
 
   const app = await buildApp(config)
   let closing = false
+  // While shutting down, each response closes its connection: an idle
+  // keep-alive connection (clients and proxies keep them for a minute) would
+  // otherwise hold the shutdown open until the grace period runs out.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   const shutdown = (signal: string): void => {
     if (closing) return
     closing = true

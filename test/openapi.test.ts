@@ -306,6 +306,11 @@ t.test('real responses match the documented ones', async (t) => {
     await exchange(t, app, { method: 'GET', url: '/readyz' }, 200)
     const spec = await exchange(t, app, { method: 'GET', url: '/openapi.yaml' }, 200)
     t.equal(spec.body, SPEC_TEXT, 'serves this very file')
+    await exchange(t, app, { method: 'GET', url: '/metrics' }, 200)
+    const guarded = await buildApp(loadConfig({ ...ENV, METRICS_TOKEN: 'metrics-token-0123456789' }))
+    t.teardown(() => guarded.close())
+    await exchange(t, guarded, { method: 'GET', url: '/metrics' }, 401)
+    await exchange(t, guarded, { method: 'GET', url: '/metrics', headers: { authorization: 'Bearer metrics-token-0123456789' } }, 200)
   })
 
   t.test('sessions by handle', async (t) => {

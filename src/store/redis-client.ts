@@ -31,13 +31,37 @@ function commonOptions(commandTimeoutMs: number): RedisOptions {
   }
 }
 
+/** The message of ioredis's commandTimeout rejection. */
+const COMMAND_TIMED_OUT = 'Command timed out'
+
+/**
+ * A command that times out leaves its connection suspect: a stopped or
+ * partitioned server keeps the socket open, and every later command would be
+ * written into it, answered 503 after the timeout, and still run whenever
+ * the server wakes up. So the first timeout drops the connection at once (a
+ * graceful close would wait for the silent server; its pending commands fail)
+ * and ioredis reconnects as after any network error; until a connection is
+ * ready again requests wait, bounded, at the readiness gate and send nothing.
+ */
+function reconnectOnTimeout(client: Redis): Redis {
+  const send = client.sendCommand.bind(client)
+  client.sendCommand = (command, stream) => {
+    const reply = send(command, stream)
+    command.promise.catch((err: unknown) => {
+      if (err instanceof Error && err.message === COMMAND_TIMED_OUT && client.status === 'ready') client.stream.destroy()
+    })
+    return reply
+  }
+  return client
+}
+
 export function createRedisClient(connection: RedisConnection, commandTimeoutMs: number): RedisClient {
   const common = commonOptions(commandTimeoutMs)
   switch (connection.mode) {
     case 'single':
-      return new Redis(connection.url, common)
+      return reconnectOnTimeout(new Redis(connection.url, common))
     case 'sentinel':
-      return new Redis({
+      return reconnectOnTimeout(new Redis({
         ...common,
         sentinels: connection.sentinels.map(({ host, port }) => ({ host, port })),
         name: connection.name,
@@ -45,7 +69,7 @@ export function createRedisClient(connection: RedisConnection, commandTimeoutMs:
         password: connection.password,
         sentinelRetryStrategy: reconnectDelay,
         ...(connection.tls ? { tls: {}, enableTLSForSentinelMode: true } : {})
-      })
+      }))
     case 'cluster':
       return new Cluster(
         connection.nodes.map(({ host, port }) => ({ host, port })),
@@ -99,8 +123,10 @@ export function readinessGate(client: RedisClient, timeoutMs: number): () => Pro
     pending?.reject(unavailable('the store is closed'))
     pending = undefined
   })
+  // A socket dropped after a timeout is not ready, though ioredis says so until its close event.
+  const isReady = (): boolean => client.status === 'ready' && (client instanceof Cluster || client.stream.writable)
   return async () => {
-    if (client.status === 'ready') return
+    if (isReady()) return
     if (client.status === 'end') throw unavailable('the store is closed')
     if (pending === undefined) {
       let resolve = (): void => undefined
