@@ -138,6 +138,23 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...children].map((c) => c.stop()))
 }
 
+/**
+ * What every bench command starts with: this process pinned, a temp dir, and
+ * a cleanup that stops every child, run on Ctrl-C and by the caller at the end.
+ */
+export async function startBench(name: string): Promise<{ pinning: Pinning; tmp: { path: string; remove: () => Promise<void> }; cleanup: () => Promise<void> }> {
+  const pinning = planPinning()
+  pinSelf(pinning.client)
+  log(`${name}: ${pinning.description}`)
+  const tmp = await tempDir()
+  const cleanup = async (): Promise<void> => {
+    await stopAll()
+    await tmp.remove()
+  }
+  stopChildrenOnSignal(cleanup)
+  return { pinning, tmp, cleanup }
+}
+
 /** Stops every child on Ctrl-C, so no redis-server or service outlives the run. */
 export function stopChildrenOnSignal(cleanup: () => Promise<void>): void {
   const onSignal = (signal: NodeJS.Signals): void => {

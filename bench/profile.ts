@@ -31,14 +31,10 @@ import {
   markdownTable,
   newSecrets,
   numberArg,
-  pinSelf,
-  planPinning,
   serviceEnv,
+  startBench,
   startNode,
   startRedis,
-  stopAll,
-  stopChildrenOnSignal,
-  tempDir,
   type Fixture
 } from './lib.js'
 import { requestsFor, type ScenarioName } from './scenarios.js'
@@ -356,15 +352,7 @@ export async function profileMain(args: Map<string, string>): Promise<number> {
   const logLevel = args.get('log-level')
   const interval = numberArg(args, 'interval', 500)
 
-  const pinning = planPinning()
-  pinSelf(pinning.client)
-  log(`sessiond profile: ${pinning.description}`)
-  const tmp = await tempDir()
-  const cleanup = async (): Promise<void> => {
-    await stopAll()
-    await tmp.remove()
-  }
-  stopChildrenOnSignal(cleanup)
+  const { pinning, tmp, cleanup } = await startBench('sessiond profile')
   const outDir = join(RESULTS_DIR, 'profile')
   await mkdir(outDir, { recursive: true })
   const maps = await preloadMaps()

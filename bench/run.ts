@@ -42,16 +42,13 @@ import {
   newSecrets,
   numberArg,
   parseArgs,
-  pinSelf,
-  planPinning,
   sessionBody,
   sessionKeyOf,
   serviceEnv,
+  startBench,
   startNode,
   startRedis,
   stopAll,
-  stopChildrenOnSignal,
-  tempDir,
   usedMemory,
   withCpu,
   type HttpProcess,
@@ -201,15 +198,7 @@ async function main(): Promise<number> {
   const t0 = Date.now()
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100)
 
-  const pinning = planPinning()
-  pinSelf(pinning.client)
-  log(`sessiond bench: ${pinning.description}`)
-  const tmp = await tempDir()
-  const cleanup = async (): Promise<void> => {
-    await stopAll()
-    await tmp.remove()
-  }
-  stopChildrenOnSignal(cleanup)
+  const { pinning, tmp, cleanup } = await startBench('sessiond bench')
 
   try {
     const secrets = newSecrets()

@@ -30,14 +30,12 @@ import {
   parseArgs,
   pick,
   pinSelf,
-  planPinning,
   serviceEnv,
   sessionData,
+  startBench,
   startNode,
   startRedis,
   stopAll,
-  stopChildrenOnSignal,
-  tempDir,
   usedMemory,
   withCpu,
   type LoadRequest
@@ -81,15 +79,7 @@ async function main(): Promise<number> {
   if (base > total) throw new Error('--base must not exceed --sessions')
   const t0 = Date.now()
 
-  const pinning = planPinning()
-  pinSelf(pinning.client)
-  log(`sessiond bench:scale: ${pinning.description}`)
-  const tmp = await tempDir()
-  const cleanup = async (): Promise<void> => {
-    await stopAll()
-    await tmp.remove()
-  }
-  stopChildrenOnSignal(cleanup)
+  const { pinning, tmp, cleanup } = await startBench('sessiond bench:scale')
 
   let store: BuiltStore | undefined
   try {
