@@ -8,6 +8,7 @@ import pino, { type DestinationStream, type LoggerOptions } from 'pino'
 import { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import { compileGlobs } from './globs.js'
+import { AccessLog } from './http/access-log.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
 import { createSessionCookies } from './http/cookies.js'
@@ -56,6 +57,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const logger: FastifyBaseLogger = options.logStream === undefined ? pino(loggerOptions) : pino(loggerOptions, options.logStream)
   const app = Fastify({
     loggerInstance: logger,
+    logController: new AccessLog(),
     requestIdHeader: 'x-request-id',
     trustProxy: fastifyTrustProxy(config.trustProxy),
     routerOptions: { maxParamLength: 512 },

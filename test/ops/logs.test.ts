@@ -147,3 +147,31 @@ t.test('a full flow leaves no secret in the logs, and a request id on every requ
     'authorization, cookie, x-session-token and set-cookie are [redacted] wherever headers are logged'
   )
 })
+
+t.test('at info, one access line per request: the fields of fastify\'s two lines in one', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    }
+  })
+  const app = await buildApp(loadConfig({ ...BASE_ENV, LOG_LEVEL: 'info' }), { logStream })
+  t.teardown(() => app.close())
+  const created = await app.inject({ method: 'POST', url: '/v1/sessions', headers: { ...service, 'x-request-id': REQUEST_ID }, payload: { userId: 'bob' } })
+  t.equal(created.statusCode, 201)
+  t.equal((await app.inject({ method: 'GET', url: '/v1/session', headers: { 'x-session-token': 'not-a-token' } })).statusCode, 401)
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+
+  const requestLines = lines.filter((l) => l.reqId !== undefined)
+  t.same(
+    requestLines.map((l) => [l.msg, l.level, l.reqId, (l.req as Record<string, unknown>).method, (l.req as Record<string, unknown>).url, (l.res as Record<string, unknown>).statusCode, typeof l.responseTime]),
+    [
+      ['request completed', 30, REQUEST_ID, 'POST', '/v1/sessions', 201, 'number'],
+      ['request completed', 30, 'req-1', 'GET', '/v1/session', 401, 'number'],
+      ['request completed', 30, 'req-2', 'GET', '/healthz', 200, 'number']
+    ],
+    'each request is one line at info, with its method, URL, status, time and request id'
+  )
+  t.ok(requestLines.every((l) => typeof (l.req as Record<string, unknown>).remoteAddress === 'string'), 'and the client address')
+})

@@ -129,7 +129,8 @@ t.test('SIGTERM during in-flight requests: they complete, nothing new is accepte
     COOKIE_SECRET: 'a-cookie-secret-of-at-least-32-characters',
     PORT: String(port),
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'info'
+    // At debug every request is logged as it arrives: how this test knows the writes are in flight.
+    LOG_LEVEL: 'debug'
   })
   t.teardown(() => {
     server.child.kill('SIGKILL')
