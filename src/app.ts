@@ -12,6 +12,7 @@ import { AccessLog } from './http/access-log.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
 import { createSessionCookies } from './http/cookies.js'
+import { createCredentialReader } from './http/credential.js'
 import { metricsRoutes } from './http/metrics.js'
 import { errorHandler, notFoundHandler, sendProblem, toAppError } from './http/problem.js'
 import { healthRoutes } from './http/routes/health.js'
@@ -78,11 +79,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   if (ownsStore) app.addHook('onClose', async () => store.close())
   if (store.kind === 'memory') app.log.warn('STORE=memory: sessions live in this process only; they are not shared and do not survive a restart')
 
+  const cookies = createSessionCookies(config.cookie)
   const ctx: HttpContext = {
     config,
     store,
     apiKeys: createApiKeyVerifier(config.apiKeys),
-    cookies: createSessionCookies(config.cookie),
+    cookies,
+    readCredential: createCredentialReader(cookies),
     clock: options.clock ?? Date.now,
     isPublicKey: compileGlobs(config.publicKeys)
   }

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
+import { FifoMap } from 'toad-cache'
 import type { ApiKey, ApiKeyScope } from '../config.js'
 import { AppError } from '../errors.js'
 
@@ -17,11 +18,21 @@ export type ApiKeyVerifier = (request: FastifyRequest) => Caller | null
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 
+/**
+ * Authorization headers that already matched a key, so a backend's every
+ * request costs no hashing: only exact texts that verified are kept (a few
+ * per key at most), so wrong guesses never grow it.
+ */
+const VERIFIED_HEADERS = 64
+
 export function createApiKeyVerifier(keys: readonly ApiKey[]): ApiKeyVerifier {
   const known = keys.map((k) => ({ caller: { name: k.name, scope: k.scope }, hash: digest(k.secret) }))
+  const verified = new FifoMap<Caller>(VERIFIED_HEADERS, 0)
   return (request) => {
     const header = request.headers.authorization
     if (header === undefined) return null
+    const cached = verified.get(header)
+    if (cached !== undefined) return cached
     const match = /^Bearer ([\x21-\x7e]+)$/i.exec(header)
     if (match === null) throw new AppError('unauthenticated', 'the Authorization header must be "Bearer <api key>"')
     const presented = digest(match[1] as string)
@@ -30,6 +41,7 @@ export function createApiKeyVerifier(keys: readonly ApiKey[]): ApiKeyVerifier {
       if (timingSafeEqual(k.hash, presented)) found = k.caller
     }
     if (found === null) throw new AppError('unauthenticated', 'unknown API key')
+    verified.set(header, found)
     return found
   }
 }

@@ -9,7 +9,7 @@ import { AppError, isAppError } from '../errors.js'
 import type { SessionData } from '../store/types.js'
 import type { Caller } from './api-keys.js'
 import type { HttpContext } from './context.js'
-import { assertNotCrossSite, readCredential, type Credential } from './credential.js'
+import { assertNotCrossSite, type Credential } from './credential.js'
 import { errorHandler } from './problem.js'
 
 declare module 'fastify' {
@@ -40,7 +40,7 @@ export function useCredentialScope(app: FastifyInstance, ctx: HttpContext, optio
 
   app.addHook('onRequest', async (request) => {
     request.caller = ctx.apiKeys(request)
-    const credential = readCredential(request, ctx.cookies)
+    const credential = ctx.readCredential(request)
     if (credential === null) throw new AppError('unauthenticated', 'no session credential: send the session cookie or X-Session-Token')
     request.credential = credential
     if (options.guardCrossSite && credential.source === 'cookie' && request.caller === null) assertNotCrossSite(request, allowedOrigins)

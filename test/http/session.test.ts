@@ -315,4 +315,16 @@ t.test('signed cookies: forged signatures never reach the store; old-secret cook
   const old = await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: `sid=${sign(token, previous)}` } })
   t.equal(old.statusCode, 200)
   t.ok(setCookie(old).startsWith(`sid=${sign(token, current)};`), 're-issued with the first secret')
+
+  // Verified credentials are remembered by their exact text: nothing else gets through on their account.
+  const again = await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: `sid=${sign(token, previous)}` } })
+  t.ok(setCookie(again).startsWith(`sid=${sign(token, current)};`), 'an old-secret cookie seen before is still re-issued')
+  t.equal((await app.inject({ method: 'GET', url: '/v1/session', headers: { 'x-session-token': token } })).statusCode, 200, 'the bare token as X-Session-Token')
+  calls.length = 0
+  const unsigned = await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: `sid=${token}` } })
+  t.equal(codeOf(unsigned), 'unauthenticated', 'the same bare token as a cookie is still unsigned')
+  t.same(calls, [], 'and reaches no store')
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/session', headers: { cookie: `sid=${sign(token, current)}` } })).statusCode, 204, 'logout')
+  const after = await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: `sid=${sign(token, current)}` } })
+  t.equal(codeOf(after), 'session_not_found', 'a cookie verified before names an ended session like any other')
 })

@@ -11,7 +11,7 @@ import type { SessionData, SessionRecord } from '../../store/types.js'
 import { handleOf, newToken } from '../../tokens.js'
 import type { HttpContext } from '../context.js'
 import { publicData } from '../credential-scope.js'
-import { assertNotCrossSite, readCredential, type Credential } from '../credential.js'
+import { assertNotCrossSite, type Credential } from '../credential.js'
 import { sessionJson, setEtag } from '../session-json.js'
 
 const USER_AGENT_MAX = 256
@@ -35,7 +35,7 @@ export function anonymousRoutes(ctx: HttpContext) {
 
   const cookieCredential = (request: FastifyRequest): Credential | null => {
     try {
-      return readCredential(request, cookies, { headerAllowed: false })
+      return ctx.readCredential(request, { headerAllowed: false })
     } catch (err) {
       if (isAppError(err) && err.code === 'unauthenticated') return null
       throw err
