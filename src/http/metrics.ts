@@ -51,11 +51,18 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions): Pro
     registers: [registry]
   })
 
+  // One labelled child per (route, method, status), looked up by a plain string key instead of prom-client hashing the labels on every request.
+  const children = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>()
   app.addHook('onResponse', async (request, reply) => {
-    requestDuration.observe(
-      { route: request.routeOptions.url ?? UNMATCHED, method: request.method, status: String(reply.statusCode) },
-      reply.elapsedTime / 1000
-    )
+    const route = request.routeOptions.url ?? UNMATCHED
+    const status = String(reply.statusCode)
+    const id = `${route} ${request.method} ${status}`
+    let child = children.get(id)
+    if (child === undefined) {
+      child = requestDuration.labels({ route, method: request.method, status })
+      children.set(id, child)
+    }
+    child.observe(reply.elapsedTime / 1000)
   })
 
   app.get('/metrics', async (request, reply) => {

@@ -60,8 +60,19 @@ export function instrumentStore(store: Store, registry: Registry): Store {
     }
   }).remove()
 
+  // Labelled children made once per operation: prom-client would hash the labels on every call.
+  const durations = new Map<StoreOperation, Histogram.Internal<'operation'>>()
+  const durationOf = (operation: StoreOperation): Histogram.Internal<'operation'> => {
+    let child = durations.get(operation)
+    if (child === undefined) {
+      child = duration.labels({ operation })
+      durations.set(operation, child)
+    }
+    return child
+  }
+
   async function timed<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
-    const end = duration.startTimer({ operation })
+    const end = durationOf(operation).startTimer()
     try {
       return await run()
     } catch (err) {
