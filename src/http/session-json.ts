@@ -40,6 +40,40 @@ export function sessionJson(s: SessionRecord, data: SessionData = s.data): Sessi
   return { ...sessionMetaJson(s), data }
 }
 
+const nullableString = { type: ['string', 'null'] } as const
+const time = { type: 'string' } as const
+const metaProperties = {
+  handle: { type: 'string' },
+  userId: nullableString,
+  version: { type: 'integer' },
+  authenticatedAt: nullableString,
+  createdAt: time,
+  lastSeenAt: time,
+  expiresAt: time,
+  absoluteExpiresAt: time,
+  userAgent: nullableString,
+  ip: nullableString
+} as const
+
+/**
+ * Response schemas of the routes that answer a whole session, so fastify
+ * serializes them with a compiled serializer instead of JSON.stringify (data
+ * values are any JSON and go through JSON.stringify one by one). Only the
+ * listed fields can ever leave.
+ */
+export const sessionSchema = {
+  type: 'object',
+  properties: { ...metaProperties, data: { type: 'object', additionalProperties: true } },
+  required: [...Object.keys(metaProperties), 'data']
+} as const
+
+/** `201 {token, session}` of a create or a rotation. */
+export const issuedSessionSchema = {
+  type: 'object',
+  properties: { token: { type: 'string' }, session: sessionSchema },
+  required: ['token', 'session']
+} as const
+
 export function setEtag(reply: FastifyReply, version: number): FastifyReply {
   return reply.header('etag', `"${version}"`)
 }

@@ -12,7 +12,7 @@ import { requireScope } from '../api-keys.js'
 import type { HttpContext } from '../context.js'
 import { credentialOf, publicData, useCredentialScope } from '../credential-scope.js'
 import { handleParams, parse, userId } from '../schemas.js'
-import { sessionJson, sessionMetaJson, setEtag } from '../session-json.js'
+import { issuedSessionSchema, sessionJson, sessionMetaJson, sessionSchema, setEtag } from '../session-json.js'
 import { registerDataRoutes } from './data.js'
 
 const USE = { touch: true } as const
@@ -30,7 +30,7 @@ export function selfRoutes(ctx: HttpContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     useCredentialScope(app, ctx, { guardCrossSite: true })
 
-    app.get('/v1/session', async (request, reply) => {
+    app.get('/v1/session', { schema: { response: { 200: sessionSchema } } }, async (request, reply) => {
       const session = await store.get(credentialOf(request).handle, USE)
       return sendSession(request, reply, session)
     })
@@ -43,7 +43,7 @@ export function selfRoutes(ctx: HttpContext) {
       return reply.code(204).send()
     })
 
-    app.post('/v1/session/rotate', async (request, reply) => {
+    app.post('/v1/session/rotate', { schema: { response: { 201: issuedSessionSchema } } }, async (request, reply) => {
       requireScope(request.caller, 'service')
       const body = parse(rotateBody, request.body ?? {}, 'body')
       const { handle } = credentialOf(request)

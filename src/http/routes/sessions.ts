@@ -10,7 +10,7 @@ import { requireScope } from '../api-keys.js'
 import type { HttpContext } from '../context.js'
 import { errorHandler } from '../problem.js'
 import { createSessionBody, handleParams, parse } from '../schemas.js'
-import { sessionJson, setEtag } from '../session-json.js'
+import { issuedSessionSchema, sessionJson, sessionSchema, setEtag } from '../session-json.js'
 import { registerDataRoutes } from './data.js'
 
 const ADMIN_VIEW = { touch: false } as const
@@ -28,7 +28,7 @@ export function sessionRoutes(ctx: HttpContext) {
       errorHandler(isAppError(error) && error.code === 'session_rotated' ? new AppError('session_not_found', 'no such session') : error, request, reply)
     )
 
-    app.post('/v1/sessions', async (request, reply) => {
+    app.post('/v1/sessions', { schema: { response: { 201: issuedSessionSchema } } }, async (request, reply) => {
       const body = parse(createBody, request.body ?? {}, 'body')
       const token = newToken()
       const session = await store.create({
@@ -44,7 +44,7 @@ export function sessionRoutes(ctx: HttpContext) {
       return setEtag(reply, session.version).code(201).send({ token, session: sessionJson(session) })
     })
 
-    app.get('/v1/sessions/:handle', async (request, reply) => {
+    app.get('/v1/sessions/:handle', { schema: { response: { 200: sessionSchema } } }, async (request, reply) => {
       const { handle } = parse(handleParams, request.params, 'path')
       const session = await store.get(handle, ADMIN_VIEW)
       return setEtag(reply, session.version).send(sessionJson(session))
