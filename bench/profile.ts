@@ -72,7 +72,7 @@ interface Activity {
 }
 
 const ACTIVITIES: readonly Activity[] = [
-  { label: 'request logging (pino, 2 lines/request at info)', match: (fn, where) => fn === 'LOG' && where.startsWith('pino/') },
+  { label: 'request logging (pino)', match: (fn, where) => fn === 'LOG' && where.startsWith('pino/') },
   { label: 'per-request child logger', match: (fn, where) => fn === 'createChildLogger' && where.startsWith('fastify/') },
   { label: 'API key check (SHA-256 + compare)', match: (_fn, where) => where.startsWith('src/http/api-keys.ts') },
   { label: 'cookie header parsing', match: (fn, where) => fn === 'parseCookies' && where.startsWith('@fastify/cookie/') },

@@ -8,6 +8,7 @@ import pino, { type DestinationStream, type LoggerOptions } from 'pino'
 import { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import { compileGlobs } from './globs.js'
+import { bufferedStdout } from './log-destination.js'
 import { AccessLog } from './http/access-log.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
@@ -55,7 +56,8 @@ function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const loggerOptions: LoggerOptions = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
-  const logger: FastifyBaseLogger = options.logStream === undefined ? pino(loggerOptions) : pino(loggerOptions, options.logStream)
+  const stdout = options.logStream === undefined ? bufferedStdout() : undefined
+  const logger: FastifyBaseLogger = pino(loggerOptions, options.logStream ?? stdout?.stream)
   const app = Fastify({
     loggerInstance: logger,
     logController: new AccessLog(),
@@ -77,6 +79,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const registry = new Registry()
   const store = instrumentStore(options.store ?? createStore(config, options.clock), registry)
   if (ownsStore) app.addHook('onClose', async () => store.close())
+  if (stdout !== undefined) app.addHook('onClose', async () => stdout.close())
   if (store.kind === 'memory') app.log.warn('STORE=memory: sessions live in this process only; they are not shared and do not survive a restart')
 
   const cookies = createSessionCookies(config.cookie)
