@@ -12,6 +12,7 @@ import { bufferedStdout } from './log-destination.js'
 import { AccessLog } from './http/access-log.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
+import { syncHook } from './http/hooks.js'
 import { createSessionCookies } from './http/cookies.js'
 import { createCredentialReader } from './http/credential.js'
 import { metricsRoutes } from './http/metrics.js'
@@ -102,9 +103,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(metricsRoutes, { registry, token: config.metricsToken })
   await app.register(healthRoutes(ctx))
   await app.register(async (v1) => {
-    v1.addHook('onRequest', async (_request, reply) => {
+    v1.addHook('onRequest', syncHook((_request, reply) => {
       reply.header('cache-control', 'no-store')
-    })
+    }))
     await v1.register(sessionRoutes(ctx))
     await v1.register(selfRoutes(ctx))
     await v1.register(authRoutes(ctx))

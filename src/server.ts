@@ -23,8 +23,9 @@ async function main(): Promise<void> {
   // While shutting down, each response closes its connection: an idle
   // keep-alive connection (clients and proxies keep them for a minute) would
   // otherwise hold the shutdown open until the grace period runs out.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
   const shutdown = (signal: string): void => {
     if (closing) return

@@ -4,12 +4,13 @@
  * is 401 with its cookie cleared, a just-rotated one is 401 with the cookie
  * left alone, and an old-secret cookie is re-issued with the first secret.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import { AppError, isAppError } from '../errors.js'
 import type { SessionData } from '../store/types.js'
 import type { Caller } from './api-keys.js'
 import type { HttpContext } from './context.js'
 import { assertNotCrossSite, type Credential } from './credential.js'
+import { syncHook } from './hooks.js'
 import { errorHandler } from './problem.js'
 
 declare module 'fastify' {
@@ -38,13 +39,14 @@ export function useCredentialScope(app: FastifyInstance, ctx: HttpContext, optio
   app.decorateRequest('credential', null)
   app.decorateRequest('caller', null)
 
-  app.addHook('onRequest', async (request) => {
+  const authenticate = (request: FastifyRequest): void => {
     request.caller = ctx.apiKeys(request)
     const credential = ctx.readCredential(request)
     if (credential === null) throw new AppError('unauthenticated', 'no session credential: send the session cookie or X-Session-Token')
     request.credential = credential
     if (options.guardCrossSite && credential.source === 'cookie' && request.caller === null) assertNotCrossSite(request, allowedOrigins)
-  })
+  }
+  app.addHook('onRequest', syncHook(authenticate))
   app.addHook('onSend', renewCookieHook(ctx))
 
   app.setErrorHandler((error, request, reply) => {
@@ -60,10 +62,8 @@ export function useCredentialScope(app: FastifyInstance, ctx: HttpContext, optio
  * A cookie that verified only against an older COOKIE_SECRET is re-issued,
  * signed with the first, on any successful response that set no cookie itself.
  */
-function renewCookieHook(ctx: HttpContext) {
-  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
-    const credential = request.credential
-    if (credential === null || !credential.renewCookie || reply.statusCode >= 400 || reply.hasHeader('set-cookie')) return payload
+function renewCookieHook(ctx: HttpContext): onSendHookHandler {
+  const renew = async (request: FastifyRequest, reply: FastifyReply, credential: Credential): Promise<void> => {
     try {
       const session = await ctx.store.get(credential.handle, { touch: false })
       ctx.cookies.issue(reply, credential.token, session.absoluteExpiresAt, ctx.clock())
@@ -71,6 +71,16 @@ function renewCookieHook(ctx: HttpContext) {
       // The response stands; the old-secret cookie is re-issued on a later request.
       request.log.warn({ err }, 'could not renew the session cookie')
     }
-    return payload
+  }
+  // Callback style: nearly every response has nothing to renew, and passes through without a promise.
+  return (request, reply, payload, done) => {
+    const credential = request.credential
+    if (credential === null || !credential.renewCookie || reply.statusCode >= 400 || reply.hasHeader('set-cookie')) {
+      done(null, payload)
+      return
+    }
+    void renew(request, reply, credential).then(() => {
+      done(null, payload)
+    })
   }
 }

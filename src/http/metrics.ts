@@ -53,7 +53,7 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions): Pro
 
   // One labelled child per (route, method, status), looked up by a plain string key instead of prom-client hashing the labels on every request.
   const children = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>()
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED
     const status = String(reply.statusCode)
     const id = `${route} ${request.method} ${status}`
@@ -63,6 +63,7 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions): Pro
       children.set(id, child)
     }
     child.observe(reply.elapsedTime / 1000)
+    done()
   })
 
   app.get('/metrics', async (request, reply) => {

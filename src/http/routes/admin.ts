@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireScope } from '../api-keys.js'
 import type { HttpContext } from '../context.js'
+import { syncHook } from '../hooks.js'
 import { dataKey, handle, parse, userId } from '../schemas.js'
 import { sessionMetaJson } from '../session-json.js'
 
@@ -29,9 +30,9 @@ export function adminRoutes(ctx: HttpContext) {
   const statsQuery = z.object({ by: indexedKey.optional() })
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', syncHook((request) => {
       requireScope(ctx.apiKeys(request), 'admin')
-    })
+    }))
 
     app.get('/v1/users/:userId/sessions', async (request) => {
       const params = parse(userParams, request.params, 'path')

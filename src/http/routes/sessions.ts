@@ -8,6 +8,7 @@ import type { SessionData } from '../../store/types.js'
 import { handleOf, newToken } from '../../tokens.js'
 import { requireScope } from '../api-keys.js'
 import type { HttpContext } from '../context.js'
+import { syncHook } from '../hooks.js'
 import { errorHandler } from '../problem.js'
 import { createSessionBody, handleParams, parse } from '../schemas.js'
 import { issuedSessionSchema, sessionJson, sessionSchema, setEtag } from '../session-json.js'
@@ -20,9 +21,9 @@ export function sessionRoutes(ctx: HttpContext) {
   const createBody = createSessionBody(config.session.idleTtlSec, config.session.absoluteTtlSec)
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', syncHook((request) => {
       requireScope(ctx.apiKeys(request), 'service')
-    })
+    }))
     // A rotated-away handle is simply gone in the administrative view.
     app.setErrorHandler((error, request, reply) =>
       errorHandler(isAppError(error) && error.code === 'session_rotated' ? new AppError('session_not_found', 'no such session') : error, request, reply)
