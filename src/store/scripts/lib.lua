@@ -69,12 +69,14 @@ local function mapFromPairs(flat)
   return map
 end
 
--- The session's member in its shard's `all` set: self-describing, so that
--- pruning can unindex a session whose hash Redis already expired.
-local function entryOf(handle, userId, flat)
-  local e = {handle, userId}
-  for i = 1, #flat do e[#e + 1] = flat[i] end
-  return cjson.encode(e)
+-- The session's member in its shard's `all` set, cjson.encode({handle, userId,
+-- k1, v1, ...}): self-describing, so that pruning can unindex a session whose
+-- hash Redis already expired. Spliced from pairsJson (@m, the pairs' JSON, or
+-- false for none) rather than re-encoded: the same bytes for less CPU.
+local function entryOf(handle, userId, pairsJson)
+  local head = cjson.encode({handle, userId})
+  if not pairsJson then return head end
+  return string.sub(head, 1, -2) .. ',' .. string.sub(pairsJson, 2)
 end
 
 -- Runs a variadic command over a long list in slices (Lua's unpack is bounded).
@@ -123,9 +125,8 @@ end
 
 -- Removes a session and every index entry of it.
 local function drop(SP, handle, m)
-  local flat = pairsOf(m)
-  redis.call('ZREM', SP .. 'all', entryOf(handle, m.u, flat))
-  unindex(SP, handle, m.u, flat)
+  redis.call('ZREM', SP .. 'all', entryOf(handle, m.u, m.m))
+  unindex(SP, handle, m.u, pairsOf(m))
   redis.call('DEL', SP .. 's:' .. handle)
 end
 
@@ -154,9 +155,10 @@ local function refresh(SP, handle, m, now)
   local e = math.min(now + tonumber(m.i), tonumber(m.x))
   m.s = int(now)
   m.e = int(e)
-  redis.call('HSET', SP .. 's:' .. handle, '@s', m.s, '@e', m.e)
-  redis.call('PEXPIRE', SP .. 's:' .. handle, e - now)
-  redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, pairsOf(m)))
+  local key = SP .. 's:' .. handle
+  redis.call('HSET', key, '@s', m.s, '@e', m.e)
+  redis.call('PEXPIRE', key, e - now)
+  redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, m.m))
 end
 
 -- Ends up to `budget` sessions of the shard whose expiry has passed;

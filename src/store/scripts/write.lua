@@ -90,27 +90,24 @@ if changed then
   redis.call('HSET', key, '@b', bytes)
 end
 
-local oldFlat = pairsOf(m)
 local newFlat = pairsFromMap(indexed)
-local oldEntry = entryOf(handle, m.u, oldFlat)
-local newEntry = entryOf(handle, m.u, newFlat)
-if newEntry ~= oldEntry then
-  local before = mapFromPairs(oldFlat)
+local newJson = #newFlat > 0 and cjson.encode(newFlat)
+if newJson ~= m.m then
+  local before = mapFromPairs(pairsOf(m))
   for k, v in pairs(before) do
     if indexed[k] ~= v then removeIndexEntry(SP, handle, k, v) end
   end
   for k, v in pairs(indexed) do
     if before[k] ~= v then addIndexEntry(SP, handle, k, v, tonumber(m.x) - now) end
   end
-  redis.call('ZREM', SP .. 'all', oldEntry)
-  if #newFlat > 0 then
-    m.m = cjson.encode(newFlat)
-    redis.call('HSET', key, '@m', m.m)
+  redis.call('ZREM', SP .. 'all', entryOf(handle, m.u, m.m))
+  if newJson then
+    redis.call('HSET', key, '@m', newJson)
   else
-    m.m = false
     redis.call('HDEL', key, '@m')
   end
-  redis.call('ZADD', SP .. 'all', tonumber(m.e), newEntry)
+  m.m = newJson
+  redis.call('ZADD', SP .. 'all', tonumber(m.e), entryOf(handle, m.u, m.m))
 end
 if ARGV[4] == '1' then refresh(SP, handle, m, now) end
 
