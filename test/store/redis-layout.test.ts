@@ -261,3 +261,47 @@ t.test('bulk revocation and pruning run in bounded chunks until done', async (t)
   t.equal([...left.keys()].filter((key) => key.includes('brief')).length, 0, 'no index entry of an expired session remains')
   t.equal(await store.revokeUserSessions('bulk', {}), 3, 'logout-all counts only live sessions')
 })
+
+t.test('each session has exactly one all-set member, in sync with its pairs, and an ended one leaves nothing', async (t) => {
+  let now = Date.now()
+  const store = makeStore(t, { clock: () => now })
+  const admin = adminClient(t)
+  const prefix = `layout${prefixes - 1}:`
+  const base = { userId: 'org/user "1"', idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null }
+  const handles = Array.from({ length: 5 }, () => handleOf(newToken()))
+  const [reader, keyReader, writer, dropper, anonymous] = handles as [string, string, string, string, string]
+  for (const handle of handles.slice(0, 4)) await store.create({ ...base, handle, data: { tenant: 'a/b', note: 'x' } })
+  await store.create({ ...base, handle: anonymous, userId: null, data: {} })
+
+  now += 1_000
+  await store.get(reader, { touch: true })
+  await store.getKey(keyReader, 'note', { touch: true })
+  await store.setKey(writer, 'tenant', 'c\\d', { touch: true })
+  await store.patch(dropper, { del: ['tenant'], set: { note: 'y' } }, { touch: true })
+  await store.get(anonymous, { touch: true })
+  const members = new Map<string, { entry: unknown; score: number }>()
+  for (const [key, contents] of await dump(admin, prefix)) {
+    if (!key.endsWith(':all')) continue
+    const flat = (JSON.parse(contents.slice('zset '.length)) as string[])
+    for (let i = 0; i < flat.length; i += 2) {
+      const entry = JSON.parse(flat[i] ?? '') as string[]
+      t.notOk(members.has(entry[0] ?? ''), `one member for ${entry[0] ?? ''}`)
+      members.set(entry[0] ?? '', { entry, score: Number(flat[i + 1]) })
+    }
+  }
+  const expiresAt = now + 60_000
+  t.strictSame(members.get(reader), { entry: [reader, base.userId, 'tenant', 'a/b'], score: expiresAt }, 'a touching read moved the member')
+  t.strictSame(members.get(keyReader), { entry: [keyReader, base.userId, 'tenant', 'a/b'], score: expiresAt }, 'so did a touching key read')
+  t.strictSame(members.get(writer), { entry: [writer, base.userId, 'tenant', 'c\\d'], score: expiresAt }, 'a write replaced it with the new value')
+  t.strictSame(members.get(dropper), { entry: [dropper, base.userId], score: expiresAt }, 'a write that unindexes left the pairs out')
+  t.strictSame(members.get(anonymous), { entry: [anonymous, false], score: expiresAt }, 'an anonymous session has a false user')
+  t.equal(members.size, 5, 'and no other member')
+
+  now += 60_000
+  await rejectsWith(t, store.get(reader, { touch: true }), 'session_not_found', 'an expired read')
+  await rejectsWith(t, store.getKey(keyReader, 'note', { touch: true }), 'session_not_found', 'an expired key read')
+  await rejectsWith(t, store.setKey(writer, 'note', 1, { touch: true }), 'session_not_found', 'an expired write')
+  t.equal(await store.destroy(dropper), false, 'destroying an expired session')
+  await rejectsWith(t, store.get(anonymous, { touch: false }), 'session_not_found', 'an expired anonymous read')
+  t.strictSame([...(await dump(admin, prefix)).keys()], [], 'the sessions ended on sight left no key behind')
+})
