@@ -262,6 +262,25 @@ t.test('bulk revocation and pruning run in bounded chunks until done', async (t)
   t.equal(await store.revokeUserSessions('bulk', {}), 3, 'logout-all counts only live sessions')
 })
 
+t.test('a batch of more keys than one Lua call takes reads and writes them all', async (t) => {
+  const store = makeStore(t, { indexedKeys: ['k7', 'k240'] })
+  const handle = handleOf(newToken())
+  const names = Array.from({ length: 250 }, (_, i) => `k${i}`)
+  const data = Object.fromEntries(names.map((name, i) => [name, i]))
+  await store.create({ handle, userId: null, data, idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null })
+  const incremented = await store.patch(handle, { incr: Object.fromEntries(names.map((name) => [name, 1])) }, { touch: true })
+  t.strictSame({ ...incremented.data }, Object.fromEntries(names.map((name, i) => [name, i + 1])), 'each increment saw its own current value')
+  t.equal(incremented.version, 2, 'one version for the batch')
+  t.strictSame(
+    (await store.listByIndex('k240', '241', { limit: 10, cursor: null })).sessions.map((s) => s.handle),
+    [handle],
+    'an indexed key past the first slice moved its index entry'
+  )
+  const emptied = await store.patch(handle, { del: names.slice(0, 249) }, { touch: true })
+  t.strictSame({ ...emptied.data }, { k249: 250 }, 'deleting 249 keys leaves one')
+  t.strictSame((await store.listByIndex('k7', '8', { limit: 10, cursor: null })).sessions, [], 'and unindexes them')
+})
+
 t.test('each session has exactly one all-set member, in sync with its pairs, and an ended one leaves nothing', async (t) => {
   let now = Date.now()
   const store = makeStore(t, { clock: () => now })
