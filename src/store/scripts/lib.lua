@@ -1,4 +1,5 @@
--- Helpers shared by every script: redis.ts prepends this file to each one.
+-- Helpers shared by the scripts: redis-scripts.ts prepends to each script the
+-- definitions it uses (so each top-level `local` starts in column 0).
 -- Key layout: see src/store/redis-keys.ts. P is the key prefix, SP a shard's
 -- prefix `P{t}:`; times are integer milliseconds from the caller's clock.
 
