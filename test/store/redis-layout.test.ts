@@ -309,11 +309,12 @@ t.test('each session has exactly one all-set member, in sync with its pairs, and
     }
   }
   const expiresAt = now + 60_000
-  t.strictSame(members.get(reader), { entry: [reader, base.userId, 'tenant', 'a/b'], score: expiresAt }, 'a touching read moved the member')
-  t.strictSame(members.get(keyReader), { entry: [keyReader, base.userId, 'tenant', 'a/b'], score: expiresAt }, 'so did a touching key read')
+  const createdExpiry = expiresAt - 1_000
+  t.strictSame(members.get(reader), { entry: [reader, base.userId, 'tenant', 'a/b'], score: createdExpiry }, 'a touching read left the member as created')
+  t.strictSame(members.get(keyReader), { entry: [keyReader, base.userId, 'tenant', 'a/b'], score: createdExpiry }, 'so did a touching key read')
   t.strictSame(members.get(writer), { entry: [writer, base.userId, 'tenant', 'c\\d'], score: expiresAt }, 'a write replaced it with the new value')
   t.strictSame(members.get(dropper), { entry: [dropper, base.userId], score: expiresAt }, 'a write that unindexes left the pairs out')
-  t.strictSame(members.get(anonymous), { entry: [anonymous, false], score: expiresAt }, 'an anonymous session has a false user')
+  t.strictSame(members.get(anonymous), { entry: [anonymous, false], score: createdExpiry }, 'an anonymous session has a false user')
   t.equal(members.size, 5, 'and no other member')
 
   now += 60_000
@@ -323,4 +324,33 @@ t.test('each session has exactly one all-set member, in sync with its pairs, and
   t.equal(await store.destroy(dropper), false, 'destroying an expired session')
   await rejectsWith(t, store.get(anonymous, { touch: false }), 'session_not_found', 'an expired anonymous read')
   t.strictSame([...(await dump(admin, prefix)).keys()], [], 'the sessions ended on sight left no key behind')
+})
+
+t.test('a session kept alive by touching reads outlives its all-set score: pruning moves the score up', async (t) => {
+  let now = Date.now()
+  const store = makeStore(t, { clock: () => now })
+  const admin = adminClient(t)
+  const prefix = `layout${prefixes - 1}:`
+  const input = { userId: 'keeper', data: { tenant: 'kept' }, idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null }
+  const handle = handleOf(newToken())
+  await store.create({ ...input, handle })
+  const all = `${prefix}{${shardOf(handle)}}:all`
+  const [member, createdScore] = await admin.zrange(all, 0, -1, 'WITHSCORES')
+
+  now += 50_000
+  const read = await store.get(handle, { touch: true })
+  t.equal(Number(await admin.zscore(all, member ?? '')), Number(createdScore), 'a touching read leaves the score behind')
+  now += 20_000
+  await store.create({ ...input, handle: newTokenInShard(shardOf(handle)).handle })
+  t.equal((await store.get(handle, { touch: false })).handle, handle, "a create's pruning in its shard keeps it")
+  t.equal(Number(await admin.zscore(all, member ?? '')), read.expiresAt, 'and moved its score to the expiry in its hash')
+  now += 20_000
+  const counts = await store.countSessions('tenant')
+  t.strictSame({ total: counts.total, by: { ...counts.by } }, { total: 2, by: { kept: 2 } }, 'counted, with the newer one')
+  t.strictSame((await store.listUserSessions('keeper')).length, 2, 'listed')
+
+  now += 60_000
+  const after = await store.countSessions('tenant')
+  t.strictSame({ total: after.total, by: { ...after.by } }, { total: 0, by: {} }, 'once its expiry passes, pruning ends it')
+  t.strictSame([...(await dump(admin, prefix)).keys()], [], 'and nothing is left')
 })

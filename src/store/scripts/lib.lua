@@ -174,27 +174,35 @@ local function slide(m, now)
   return e
 end
 
--- Slides expiry (due touching reads) and stores it.
+-- Slides expiry (due touching reads) and stores it in the hash; the all-set
+-- score stays behind (see prune).
 local function refresh(SP, handle, m, now)
   local e = slide(m, now)
   local key = SP .. 's:' .. handle
   redis.call('HSET', key, '@s', m.s, '@e', m.e)
   redis.call('PEXPIRE', key, e - now)
-  redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, m.m))
 end
 
--- Ends up to `budget` sessions of the shard whose expiry has passed;
--- returns how many it ended and whether expired ones remain.
+-- Goes through up to `budget` members of the shard's all set whose score has
+-- passed; returns how many and whether such members remain. A score is the
+-- session's expiry when its member was last written, so that touching uses
+-- need not rebuild the member: a session whose hash holds a later expiry is
+-- live and gets that as its score; any other is ended.
 local function prune(SP, now, budget)
   if budget <= 0 then return 0, redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0 end
   local entries = redis.call('ZRANGEBYSCORE', SP .. 'all', '-inf', now, 'LIMIT', 0, budget)
   for _, entry in ipairs(entries) do
     local e = cjson.decode(entry)
-    local flat = {}
-    for i = 3, #e do flat[#flat + 1] = e[i] end
-    redis.call('ZREM', SP .. 'all', entry)
-    unindex(SP, e[1], e[2], flat)
-    redis.call('DEL', SP .. 's:' .. e[1])
+    local expiresAt = tonumber(redis.call('HGET', SP .. 's:' .. e[1], '@e'))
+    if expiresAt and expiresAt > now then
+      redis.call('ZADD', SP .. 'all', expiresAt, entry)
+    else
+      local flat = {}
+      for i = 3, #e do flat[#flat + 1] = e[i] end
+      redis.call('ZREM', SP .. 'all', entry)
+      unindex(SP, e[1], e[2], flat)
+      redis.call('DEL', SP .. 's:' .. e[1])
+    end
   end
   local more = #entries == budget and redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0
   return #entries, more

@@ -126,8 +126,10 @@ end
 if #writes > 0 then callSliced('HSET', key, writes) end
 if #deletes > 0 then callSliced('HDEL', key, deletes) end
 if touch then redis.call('PEXPIRE', key, e - now) end
-if oldEntry then redis.call('ZREM', SP .. 'all', oldEntry) end
-if oldEntry or touch then redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, m.m)) end
+if oldEntry then
+  redis.call('ZREM', SP .. 'all', oldEntry)
+  redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, m.m))
+end
 
 if ARGV[8] == 'record' then return {'ok', redis.call('HGETALL', key)} end
 return {'ok', tonumber(m.v)}
