@@ -4,7 +4,9 @@
  * touches live in one slot:
  *
  *   {P}{t}:s:<handle>       hash: metadata fields (prefixed "@") + one field per data key
- *   {P}{t}:all              sorted set: member = the session's index entry, score = expiresAt
+ *   {P}{t}:all              sorted set: member = the session's index entry, score = its expiresAt
+ *                           when the member was last written (a touching use moves only the hash's;
+ *                           pruning checks the hash)
  *   {P}{t}:u:<userId>       sorted set (score 0): handles of the user's sessions in shard t
  *   {P}{t}:i:<key>=<value>  sorted set (score 0): handles whose indexed key has value, in shard t
  *   {P}{t}:v:<key>          set: values of the indexed key that have entries in shard t

@@ -1,6 +1,7 @@
 /**
  * The Redis backend: one hash per session, index sets per shard, and one Lua
- * script per atomic operation (src/store/scripts, key layout in redis-keys.ts).
+ * script per atomic operation (src/store/scripts, assembled by redis-scripts.ts,
+ * key layout in redis-keys.ts).
  * Single-session operations are one EVALSHA; multi-session ones run a script
  * over a list of shards: once with all of them on one node, once per shard
  * (concurrently) on Cluster, merged here the same way in both cases.
@@ -13,6 +14,7 @@ import { HANDLE_PATTERN, shardOf } from '../tokens.js'
 import { createRedisClient, readinessGate, storeError, unavailable, type RedisClient } from './redis-client.js'
 import { list, metaOfRow, nullableText, num, okReply, recordOf, text } from './redis-replies.js'
 import { SHARDS, sessionKey, shardPrefix } from './redis-keys.js'
+import { libDefinitions, withLib } from './redis-scripts.js'
 import { assertDataKey, encodeBatch, encodeData, encodeValue, indexText, initialMeta, type EncodedBatch } from './rules.js'
 import {
   ROTATION_GRACE_MS,
@@ -64,9 +66,9 @@ function readScript(file: string): string {
 }
 
 function defineScripts(client: RedisClient): void {
-  const lib = readScript('lib.lua')
+  const lib = libDefinitions(readScript('lib.lua'))
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
-    client.defineCommand(commandName(name as ScriptName), { numberOfKeys: keys, lua: `${lib}\n${readScript(file)}` })
+    client.defineCommand(commandName(name as ScriptName), { numberOfKeys: keys, lua: withLib(lib, readScript(file)) })
   }
 }
 

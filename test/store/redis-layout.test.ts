@@ -261,3 +261,96 @@ t.test('bulk revocation and pruning run in bounded chunks until done', async (t)
   t.equal([...left.keys()].filter((key) => key.includes('brief')).length, 0, 'no index entry of an expired session remains')
   t.equal(await store.revokeUserSessions('bulk', {}), 3, 'logout-all counts only live sessions')
 })
+
+t.test('a batch of more keys than one Lua call takes reads and writes them all', async (t) => {
+  const store = makeStore(t, { indexedKeys: ['k7', 'k240'] })
+  const handle = handleOf(newToken())
+  const names = Array.from({ length: 250 }, (_, i) => `k${i}`)
+  const data = Object.fromEntries(names.map((name, i) => [name, i]))
+  await store.create({ handle, userId: null, data, idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null })
+  const incremented = await store.patch(handle, { incr: Object.fromEntries(names.map((name) => [name, 1])) }, { touch: true })
+  t.strictSame({ ...incremented.data }, Object.fromEntries(names.map((name, i) => [name, i + 1])), 'each increment saw its own current value')
+  t.equal(incremented.version, 2, 'one version for the batch')
+  t.strictSame(
+    (await store.listByIndex('k240', '241', { limit: 10, cursor: null })).sessions.map((s) => s.handle),
+    [handle],
+    'an indexed key past the first slice moved its index entry'
+  )
+  const emptied = await store.patch(handle, { del: names.slice(0, 249) }, { touch: true })
+  t.strictSame({ ...emptied.data }, { k249: 250 }, 'deleting 249 keys leaves one')
+  t.strictSame((await store.listByIndex('k7', '8', { limit: 10, cursor: null })).sessions, [], 'and unindexes them')
+})
+
+t.test('each session has exactly one all-set member, in sync with its pairs, and an ended one leaves nothing', async (t) => {
+  let now = Date.now()
+  const store = makeStore(t, { clock: () => now })
+  const admin = adminClient(t)
+  const prefix = `layout${prefixes - 1}:`
+  const base = { userId: 'org/user "1"', idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null }
+  const handles = Array.from({ length: 5 }, () => handleOf(newToken()))
+  const [reader, keyReader, writer, dropper, anonymous] = handles as [string, string, string, string, string]
+  for (const handle of handles.slice(0, 4)) await store.create({ ...base, handle, data: { tenant: 'a/b', note: 'x' } })
+  await store.create({ ...base, handle: anonymous, userId: null, data: {} })
+
+  now += 1_000
+  await store.get(reader, { touch: true })
+  await store.getKey(keyReader, 'note', { touch: true })
+  await store.setKey(writer, 'tenant', 'c\\d', { touch: true })
+  await store.patch(dropper, { del: ['tenant'], set: { note: 'y' } }, { touch: true })
+  await store.get(anonymous, { touch: true })
+  const members = new Map<string, { entry: unknown; score: number }>()
+  for (const [key, contents] of await dump(admin, prefix)) {
+    if (!key.endsWith(':all')) continue
+    const flat = (JSON.parse(contents.slice('zset '.length)) as string[])
+    for (let i = 0; i < flat.length; i += 2) {
+      const entry = JSON.parse(flat[i] ?? '') as string[]
+      t.notOk(members.has(entry[0] ?? ''), `one member for ${entry[0] ?? ''}`)
+      members.set(entry[0] ?? '', { entry, score: Number(flat[i + 1]) })
+    }
+  }
+  const expiresAt = now + 60_000
+  const createdExpiry = expiresAt - 1_000
+  t.strictSame(members.get(reader), { entry: [reader, base.userId, 'tenant', 'a/b'], score: createdExpiry }, 'a touching read left the member as created')
+  t.strictSame(members.get(keyReader), { entry: [keyReader, base.userId, 'tenant', 'a/b'], score: createdExpiry }, 'so did a touching key read')
+  t.strictSame(members.get(writer), { entry: [writer, base.userId, 'tenant', 'c\\d'], score: expiresAt }, 'a write replaced it with the new value')
+  t.strictSame(members.get(dropper), { entry: [dropper, base.userId], score: expiresAt }, 'a write that unindexes left the pairs out')
+  t.strictSame(members.get(anonymous), { entry: [anonymous, false], score: createdExpiry }, 'an anonymous session has a false user')
+  t.equal(members.size, 5, 'and no other member')
+
+  now += 60_000
+  await rejectsWith(t, store.get(reader, { touch: true }), 'session_not_found', 'an expired read')
+  await rejectsWith(t, store.getKey(keyReader, 'note', { touch: true }), 'session_not_found', 'an expired key read')
+  await rejectsWith(t, store.setKey(writer, 'note', 1, { touch: true }), 'session_not_found', 'an expired write')
+  t.equal(await store.destroy(dropper), false, 'destroying an expired session')
+  await rejectsWith(t, store.get(anonymous, { touch: false }), 'session_not_found', 'an expired anonymous read')
+  t.strictSame([...(await dump(admin, prefix)).keys()], [], 'the sessions ended on sight left no key behind')
+})
+
+t.test('a session kept alive by touching reads outlives its all-set score: pruning moves the score up', async (t) => {
+  let now = Date.now()
+  const store = makeStore(t, { clock: () => now })
+  const admin = adminClient(t)
+  const prefix = `layout${prefixes - 1}:`
+  const input = { userId: 'keeper', data: { tenant: 'kept' }, idleTtlMs: 60_000, absoluteTtlMs: 600_000, userAgent: null, ip: null }
+  const handle = handleOf(newToken())
+  await store.create({ ...input, handle })
+  const all = `${prefix}{${shardOf(handle)}}:all`
+  const [member, createdScore] = await admin.zrange(all, 0, -1, 'WITHSCORES')
+
+  now += 50_000
+  const read = await store.get(handle, { touch: true })
+  t.equal(Number(await admin.zscore(all, member ?? '')), Number(createdScore), 'a touching read leaves the score behind')
+  now += 20_000
+  await store.create({ ...input, handle: newTokenInShard(shardOf(handle)).handle })
+  t.equal((await store.get(handle, { touch: false })).handle, handle, "a create's pruning in its shard keeps it")
+  t.equal(Number(await admin.zscore(all, member ?? '')), read.expiresAt, 'and moved its score to the expiry in its hash')
+  now += 20_000
+  const counts = await store.countSessions('tenant')
+  t.strictSame({ total: counts.total, by: { ...counts.by } }, { total: 2, by: { kept: 2 } }, 'counted, with the newer one')
+  t.strictSame((await store.listUserSessions('keeper')).length, 2, 'listed')
+
+  now += 60_000
+  const after = await store.countSessions('tenant')
+  t.strictSame({ total: after.total, by: { ...after.by } }, { total: 0, by: {} }, 'once its expiry passes, pruning ends it')
+  t.strictSame([...(await dump(admin, prefix)).keys()], [], 'and nothing is left')
+})

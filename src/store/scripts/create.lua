@@ -35,13 +35,14 @@ local n = tonumber(ARGV[11])
 for i = 12, 11 + 2 * n do fields[#fields + 1] = ARGV[i] end
 local flat = {}
 for i = 12 + 2 * n, #ARGV do flat[#flat + 1] = ARGV[i] end
-if #flat > 0 then
+local pairsJson = #flat > 0 and cjson.encode(flat)
+if pairsJson then
   fields[#fields + 1] = '@m'
-  fields[#fields + 1] = cjson.encode(flat)
+  fields[#fields + 1] = pairsJson
 end
 
 callSliced('HSET', key, fields)
 redis.call('PEXPIRE', key, e - now)
-redis.call('ZADD', SP .. 'all', e, entryOf(handle, userId, flat))
+redis.call('ZADD', SP .. 'all', e, entryOf(handle, userId, pairsJson))
 index(SP, handle, userId, flat, x - now)
 return {'ok'}

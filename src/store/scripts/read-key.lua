@@ -3,7 +3,8 @@
 -- Reply: {'ok', version, JSON text or nil} or an error status.
 local P, handle, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local SP = prefixOfHandle(P, handle)
-local m = loadLive(SP, handle, now)
+-- The value comes with the metadata, in one HMGET.
+local m, current = loadLive(SP, handle, now, {ARGV[6]})
 if not m then return gone(SP, handle, now) end
 if ARGV[4] == '1' and now - tonumber(m.s) >= tonumber(ARGV[5]) then refresh(SP, handle, m, now) end
-return {'ok', tonumber(m.v), redis.call('HGET', KEYS[1], ARGV[6])}
+return {'ok', tonumber(m.v), current[ARGV[6]]}

@@ -6,12 +6,20 @@ local SP = prefixOfHandle(P, handle)
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return gone(SP, handle, now) end
 
-local m = {}
-for i = 1, #flat, 2 do
-  local f = flat[i]
-  if string.sub(f, 1, 1) == '@' then m[string.sub(f, 2)] = flat[i + 1] end
+-- Just the metadata a read uses, by plain comparisons (the cheapest Lua for
+-- the hot path), and where @s/@e sit so that a refresh can patch the reply.
+local atS, atE, idle, x, u, pairsJson
+for i = 2, #flat, 2 do
+  local f = flat[i - 1]
+  if f == '@e' then atE = i
+  elseif f == '@s' then atS = i
+  elseif f == '@i' then idle = flat[i]
+  elseif f == '@x' then x = flat[i]
+  elseif f == '@u' then u = flat[i]
+  elseif f == '@m' then pairsJson = flat[i]
+  end
 end
-for _, name in ipairs(META_NAMES) do m[name] = m[name] or false end
+local m = {s = flat[atS], e = flat[atE], i = idle, x = x, u = u or false, m = pairsJson or false}
 if tonumber(m.e) <= now then
   drop(SP, handle, m)
   return gone(SP, handle, now)
@@ -19,8 +27,7 @@ end
 
 if ARGV[4] == '1' and now - tonumber(m.s) >= tonumber(ARGV[5]) then
   refresh(SP, handle, m, now)
-  for i = 1, #flat, 2 do
-    if flat[i] == '@s' then flat[i + 1] = m.s elseif flat[i] == '@e' then flat[i + 1] = m.e end
-  end
+  flat[atS] = m.s
+  flat[atE] = m.e
 end
 return {'ok', flat}

@@ -9,7 +9,7 @@ if not m then return gone(SP, old, now) end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'conflict', 'a session with the new handle already exists'} end
 
 local flat = pairsOf(m)
-redis.call('ZREM', SP .. 'all', entryOf(old, m.u, flat))
+redis.call('ZREM', SP .. 'all', entryOf(old, m.u, m.m))
 unindex(SP, old, m.u, flat)
 redis.call('RENAME', KEYS[1], KEYS[2])
 
@@ -18,7 +18,7 @@ if userId then
   m.u = userId
   redis.call('HSET', KEYS[2], '@u', userId, '@a', int(now))
 end
-redis.call('ZADD', SP .. 'all', tonumber(m.e), entryOf(new, m.u, flat))
+redis.call('ZADD', SP .. 'all', tonumber(m.e), entryOf(new, m.u, m.m))
 index(SP, new, m.u, flat, tonumber(m.x) - now)
 
 local grace = tonumber(ARGV[6])

@@ -7,13 +7,6 @@
 local P, handle, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local SP = prefixOfHandle(P, handle)
 local key = KEYS[1]
-local m = loadLive(SP, handle, now)
-if not m then return gone(SP, handle, now) end
-
-local ifMatch = opt(ARGV[5])
-if ifMatch and tonumber(ifMatch) ~= tonumber(m.v) then
-  return {'precondition_failed', 'the session is at version ' .. m.v .. ', not ' .. ifMatch}
-end
 
 local nSet, nDel, nIncr = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local setAt, delAt, incrAt = 12, 12 + 3 * nSet, 12 + 3 * nSet + nDel
@@ -21,16 +14,21 @@ local names = {}
 for i = 0, nSet - 1 do names[#names + 1] = ARGV[setAt + 3 * i] end
 for i = 0, nDel - 1 do names[#names + 1] = ARGV[delAt + i] end
 for i = 0, nIncr - 1 do names[#names + 1] = ARGV[incrAt + 3 * i] end
-local current = {}
-for i = 1, #names, 200 do
-  local slice = {unpack(names, i, math.min(i + 199, #names))}
-  local values = redis.call('HMGET', key, unpack(slice))
-  for j, name in ipairs(slice) do current[name] = values[j] end
+local m, current = loadLive(SP, handle, now, names)
+if not m then return gone(SP, handle, now) end
+
+local ifMatch = opt(ARGV[5])
+if ifMatch and tonumber(ifMatch) ~= tonumber(m.v) then
+  return {'precondition_failed', 'the session is at version ' .. m.v .. ', not ' .. ifMatch}
 end
 
 local keys = redis.call('HLEN', key) - metaCount(m)
 local bytes = tonumber(m.b)
-local indexed = mapFromPairs(pairsOf(m))
+local oldFlat = pairsOf(m)
+local indexed = mapFromPairs(oldFlat)
+-- Whether any indexed pair may change: only then is the entry rebuilt.
+local reindex = false
+-- Every field set and deleted, metadata included: one HSET and one HDEL.
 local writes, deletes = {}, {}
 
 local function put(k, text, indexValue)
@@ -39,6 +37,7 @@ local function put(k, text, indexValue)
   bytes = bytes + #k + #text
   writes[#writes + 1] = k
   writes[#writes + 1] = text
+  if indexed[k] ~= indexValue then reindex = true end
   indexed[k] = indexValue
 end
 
@@ -54,6 +53,7 @@ for i = 0, nDel - 1 do
     bytes = bytes - #k - #old
     deletes[#deletes + 1] = k
   end
+  if indexed[k] then reindex = true end
   indexed[k] = nil
 end
 for i = 0, nIncr - 1 do
@@ -82,37 +82,54 @@ if bytes > tonumber(ARGV[7]) then
   return {'payload_too_large', 'a session holds at most ' .. ARGV[7] .. ' bytes of data'}
 end
 
-local changed = #writes > 0 or #deletes > 0
-if changed then
-  callSliced('HSET', key, writes)
-  if #deletes > 0 then callSliced('HDEL', key, deletes) end
-  m.v = redis.call('HINCRBY', key, '@v', 1)
-  redis.call('HSET', key, '@b', bytes)
+if #writes > 0 or #deletes > 0 then
+  m.v = int(tonumber(m.v) + 1)
+  writes[#writes + 1] = '@v'
+  writes[#writes + 1] = m.v
+  writes[#writes + 1] = '@b'
+  writes[#writes + 1] = bytes
 end
 
-local oldFlat = pairsOf(m)
-local newFlat = pairsFromMap(indexed)
-local oldEntry = entryOf(handle, m.u, oldFlat)
-local newEntry = entryOf(handle, m.u, newFlat)
-if newEntry ~= oldEntry then
-  local before = mapFromPairs(oldFlat)
-  for k, v in pairs(before) do
-    if indexed[k] ~= v then removeIndexEntry(SP, handle, k, v) end
+-- The all-set member to replace, when the indexed pairs change.
+local oldEntry = false
+if reindex then
+  local newFlat = pairsFromMap(indexed)
+  local newJson = #newFlat > 0 and cjson.encode(newFlat)
+  if newJson ~= m.m then
+    local before = mapFromPairs(oldFlat)
+    for k, v in pairs(before) do
+      if indexed[k] ~= v then removeIndexEntry(SP, handle, k, v) end
+    end
+    for k, v in pairs(indexed) do
+      if before[k] ~= v then addIndexEntry(SP, handle, k, v, tonumber(m.x) - now) end
+    end
+    oldEntry = entryOf(handle, m.u, m.m)
+    if newJson then
+      writes[#writes + 1] = '@m'
+      writes[#writes + 1] = newJson
+    else
+      deletes[#deletes + 1] = '@m'
+    end
+    m.m = newJson
   end
-  for k, v in pairs(indexed) do
-    if before[k] ~= v then addIndexEntry(SP, handle, k, v, tonumber(m.x) - now) end
-  end
-  redis.call('ZREM', SP .. 'all', oldEntry)
-  if #newFlat > 0 then
-    m.m = cjson.encode(newFlat)
-    redis.call('HSET', key, '@m', m.m)
-  else
-    m.m = false
-    redis.call('HDEL', key, '@m')
-  end
-  redis.call('ZADD', SP .. 'all', tonumber(m.e), newEntry)
 end
-if ARGV[4] == '1' then refresh(SP, handle, m, now) end
+local touch = ARGV[4] == '1'
+local e = tonumber(m.e)
+if touch then
+  e = slide(m, now)
+  writes[#writes + 1] = '@s'
+  writes[#writes + 1] = m.s
+  writes[#writes + 1] = '@e'
+  writes[#writes + 1] = m.e
+end
+
+if #writes > 0 then callSliced('HSET', key, writes) end
+if #deletes > 0 then callSliced('HDEL', key, deletes) end
+if touch then redis.call('PEXPIRE', key, e - now) end
+if oldEntry then
+  redis.call('ZREM', SP .. 'all', oldEntry)
+  redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, m.m))
+end
 
 if ARGV[8] == 'record' then return {'ok', redis.call('HGETALL', key)} end
 return {'ok', tonumber(m.v)}
