@@ -56,6 +56,8 @@ interface Entry {
   readonly ip: string | null
   /** Data key to its JSON text, as Redis keeps it. */
   readonly data: Map<string, string>
+  /** data parsed and deeply frozen, shared by every record handed out until the next write; null when due to be rebuilt. */
+  view: SessionData | null
   /** Sum of entryBytes over data, checked against maxSessionBytes. */
   bytes: number
 }
@@ -233,7 +235,10 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       fileIndexed(entry, key, text)
     }
     entry.bytes = bytes
-    if (changed) entry.version += 1
+    if (changed) {
+      entry.version += 1
+      entry.view = null
+    }
     if (write.touch) refresh(entry, now)
   }
 
@@ -262,7 +267,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
     create: (input) => atomically((now) => {
       const { entries, bytes } = encodeData(input.data, limits)
       if (findLive(input.handle, now) !== undefined) throw new AppError('conflict', 'a session with this handle exists')
-      const entry: Entry = { ...initialMeta(input, now), idleTtlMs: input.idleTtlMs, data: new Map(entries), bytes }
+      const entry: Entry = { ...initialMeta(input, now), idleTtlMs: input.idleTtlMs, data: new Map(entries), view: null, bytes }
       link(entry)
       enforceUserLimit(entry, now)
       return snapshotRecord(entry)
@@ -278,8 +283,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       assertDataKey(key)
       const entry = requireLive(handle, now)
       touchOnRead(entry, access, now)
-      const text = entry.data.get(key)
-      return { value: text === undefined ? undefined : parseValue(text), version: entry.version }
+      return { value: dataView(entry)[key], version: entry.version }
     }),
 
     setKey: (handle, key, value, write) => atomically((now) => {
@@ -400,8 +404,24 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
   return store
 }
 
-function parseValue(text: string): JsonValue {
-  return JSON.parse(text) as JsonValue
+/**
+ * The entry's data as handed out: parsed once per version and frozen all the
+ * way down, so records can share it without sharing mutable state.
+ */
+function dataView(entry: Entry): SessionData {
+  if (entry.view !== null) return entry.view
+  const view = Object.create(null) as SessionData
+  for (const [key, text] of entry.data) view[key] = deepFreeze(JSON.parse(text) as JsonValue)
+  entry.view = Object.freeze(view)
+  return view
+}
+
+function deepFreeze(value: JsonValue): JsonValue {
+  if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) deepFreeze(item)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function snapshotMeta(entry: Entry): SessionMeta {
@@ -419,11 +439,9 @@ function snapshotMeta(entry: Entry): SessionMeta {
   }
 }
 
-/** A fresh record: data parsed anew from its JSON text into a null-prototype map. */
+/** A fresh record of the metadata now, with the frozen data of this version. */
 function snapshotRecord(entry: Entry): SessionRecord {
-  const data = Object.create(null) as SessionData
-  for (const [key, text] of entry.data) data[key] = parseValue(text)
-  return { ...snapshotMeta(entry), data }
+  return { ...snapshotMeta(entry), data: dataView(entry) }
 }
 
 function compareText(a: string, b: string): number {

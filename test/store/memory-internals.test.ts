@@ -131,15 +131,15 @@ t.test('returned objects and inputs share no state with the store', async (t) =>
   const data = { tenant: 'a', nested: { list: [1, 2] } } as SessionData
   const created = await store.create(input(data, { userId: 'u' }))
   ;(data.nested as { list: number[] }).list.push(3)
-  ;(created.data.nested as { list: number[] }).list.push(4)
-  created.data.extra = true
+  t.throws(() => (created.data.nested as { list: number[] }).list.push(4), TypeError, 'returned data is frozen all the way down')
+  t.throws(() => { created.data.extra = true }, TypeError, 'no key can be added to returned data')
   Object.assign(created, { version: 99, userId: 'mallory' })
   const read = await store.get(created.handle, { touch: false })
   t.same(read.data, { tenant: 'a', nested: { list: [1, 2] } })
   t.match(read, { version: 1, userId: 'u' })
 
   const key = await store.getKey(created.handle, 'nested', { touch: false })
-  ;(key.value as { list: number[] }).list.length = 0
+  t.throws(() => { (key.value as { list: number[] }).list.length = 0 }, TypeError, 'a value read alone is frozen too')
   const [meta] = await store.listUserSessions('u')
   Object.assign(meta ?? {}, { lastSeenAt: 0 })
   const counts = await store.countSessions('tenant')
