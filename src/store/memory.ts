@@ -196,10 +196,10 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
   }
 
   function refresh(entry: Entry, now: number): void {
-    expiry.remove(entry.handle, entry.expiresAt)
+    const expiresAt = slideExpiry(now, entry.idleTtlMs, entry.absoluteExpiresAt)
+    expiry.move(entry.handle, entry.expiresAt, expiresAt)
     entry.lastSeenAt = now
-    entry.expiresAt = slideExpiry(now, entry.idleTtlMs, entry.absoluteExpiresAt)
-    expiry.add(entry.handle, entry.expiresAt)
+    entry.expiresAt = expiresAt
   }
 
   function touchOnRead(entry: Entry, access: AccessOptions, now: number): void {
@@ -548,6 +548,8 @@ function createSortedHandles(): SortedHandles {
 interface ExpiryBuckets {
   add(handle: string, expiresAt: number): void
   remove(handle: string, expiresAt: number): void
+  /** From the bucket of one expiry to that of another; nothing to do while both fall in one second. */
+  move(handle: string, from: number, to: number): void
   /** Removes and returns every handle of the buckets whose whole second lies before now. */
   drainEnded(now: number): string[]
   /** The earliest remaining bucket when it may already hold expired handles (it started at or before now). */
@@ -590,19 +592,28 @@ function createExpiryBuckets(): ExpiryBuckets {
 
   const secondOf = (at: number): number => Math.floor(at / BUCKET_MS)
 
+  function add(handle: string, expiresAt: number): void {
+    const second = secondOf(expiresAt)
+    const bucket = buckets.get(second)
+    if (bucket !== undefined) {
+      bucket.add(handle)
+      return
+    }
+    buckets.set(second, new Set([handle]))
+    push(second)
+  }
+
+  function remove(handle: string, expiresAt: number): void {
+    buckets.get(secondOf(expiresAt))?.delete(handle)
+  }
+
   return {
-    add(handle, expiresAt) {
-      const second = secondOf(expiresAt)
-      const bucket = buckets.get(second)
-      if (bucket !== undefined) {
-        bucket.add(handle)
-        return
-      }
-      buckets.set(second, new Set([handle]))
-      push(second)
-    },
-    remove(handle, expiresAt) {
-      buckets.get(secondOf(expiresAt))?.delete(handle)
+    add,
+    remove,
+    move(handle, from, to) {
+      if (secondOf(from) === secondOf(to)) return
+      remove(handle, from)
+      add(handle, to)
     },
     drainEnded(now) {
       const ended: string[] = []

@@ -80,6 +80,21 @@ t.test('a refresh moves a session to its new expiry second', async (t) => {
   t.equal((await store.get(handle, { touch: false })).handle, handle)
 })
 
+t.test('a refresh within its expiry second leaves the session in that second\'s bucket', async (t) => {
+  const { store, advance } = setup()
+  t.teardown(() => store.close())
+  const { handle, expiresAt } = await store.create(input({}))
+  advance(100)
+  const refreshed = await store.get(handle, { touch: true })
+  t.equal(refreshed.expiresAt, expiresAt + 100, 'expiry slid')
+  t.equal(Math.floor(refreshed.expiresAt / 1_000), Math.floor(expiresAt / 1_000), 'within the same second')
+  advance(1_000)
+  await store.ping()
+  t.equal(memoryStoreStats(store).sessions, 1, 'expired, but held until its second has passed')
+  t.equal((await store.countSessions()).total, 0, 'counting finds it in the bucket of the current second')
+  t.match(memoryStoreStats(store), { sessions: 0, expiryBuckets: 1 })
+})
+
 t.test('tombstones of rotated handles are dropped after the grace period', async (t) => {
   const { store, advance } = setup()
   t.teardown(() => store.close())
