@@ -56,6 +56,8 @@ interface Entry {
   readonly ip: string | null
   /** Data key to its JSON text, as Redis keeps it. */
   readonly data: Map<string, string>
+  /** data parsed and deeply frozen, shared by every record handed out until the next write; null when due to be rebuilt. */
+  view: SessionData | null
   /** Sum of entryBytes over data, checked against maxSessionBytes. */
   bytes: number
 }
@@ -194,10 +196,10 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
   }
 
   function refresh(entry: Entry, now: number): void {
-    expiry.remove(entry.handle, entry.expiresAt)
+    const expiresAt = slideExpiry(now, entry.idleTtlMs, entry.absoluteExpiresAt)
+    expiry.move(entry.handle, entry.expiresAt, expiresAt)
     entry.lastSeenAt = now
-    entry.expiresAt = slideExpiry(now, entry.idleTtlMs, entry.absoluteExpiresAt)
-    expiry.add(entry.handle, entry.expiresAt)
+    entry.expiresAt = expiresAt
   }
 
   function touchOnRead(entry: Entry, access: AccessOptions, now: number): void {
@@ -233,7 +235,10 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       fileIndexed(entry, key, text)
     }
     entry.bytes = bytes
-    if (changed) entry.version += 1
+    if (changed) {
+      entry.version += 1
+      entry.view = null
+    }
     if (write.touch) refresh(entry, now)
   }
 
@@ -262,7 +267,8 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
     create: (input) => atomically((now) => {
       const { entries, bytes } = encodeData(input.data, limits)
       if (findLive(input.handle, now) !== undefined) throw new AppError('conflict', 'a session with this handle exists')
-      const entry: Entry = { ...initialMeta(input, now), idleTtlMs: input.idleTtlMs, data: new Map(entries), bytes }
+      // Not a spread: in Node 20 `{ ...meta, more }` gives every object a map of its own, which makes each later field access megamorphic.
+      const entry: Entry = Object.assign(initialMeta(input, now), { idleTtlMs: input.idleTtlMs, data: new Map(entries), view: null, bytes })
       link(entry)
       enforceUserLimit(entry, now)
       return snapshotRecord(entry)
@@ -278,8 +284,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       assertDataKey(key)
       const entry = requireLive(handle, now)
       touchOnRead(entry, access, now)
-      const text = entry.data.get(key)
-      return { value: text === undefined ? undefined : parseValue(text), version: entry.version }
+      return { value: dataView(entry)[key], version: entry.version }
     }),
 
     setKey: (handle, key, value, write) => atomically((now) => {
@@ -400,8 +405,24 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
   return store
 }
 
-function parseValue(text: string): JsonValue {
-  return JSON.parse(text) as JsonValue
+/**
+ * The entry's data as handed out: parsed once per version and frozen all the
+ * way down, so records can share it without sharing mutable state.
+ */
+function dataView(entry: Entry): SessionData {
+  if (entry.view !== null) return entry.view
+  const view = Object.create(null) as SessionData
+  for (const [key, text] of entry.data) view[key] = deepFreeze(JSON.parse(text) as JsonValue)
+  entry.view = Object.freeze(view)
+  return view
+}
+
+function deepFreeze(value: JsonValue): JsonValue {
+  if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) deepFreeze(item)
+    Object.freeze(value)
+  }
+  return value
 }
 
 function snapshotMeta(entry: Entry): SessionMeta {
@@ -419,11 +440,9 @@ function snapshotMeta(entry: Entry): SessionMeta {
   }
 }
 
-/** A fresh record: data parsed anew from its JSON text into a null-prototype map. */
+/** A fresh record of the metadata now, with the frozen data of this version (not a spread: see create). */
 function snapshotRecord(entry: Entry): SessionRecord {
-  const data = Object.create(null) as SessionData
-  for (const [key, text] of entry.data) data[key] = parseValue(text)
-  return { ...snapshotMeta(entry), data }
+  return Object.assign(snapshotMeta(entry), { data: dataView(entry) })
 }
 
 function compareText(a: string, b: string): number {
@@ -529,6 +548,8 @@ function createSortedHandles(): SortedHandles {
 interface ExpiryBuckets {
   add(handle: string, expiresAt: number): void
   remove(handle: string, expiresAt: number): void
+  /** From the bucket of one expiry to that of another; nothing to do while both fall in one second. */
+  move(handle: string, from: number, to: number): void
   /** Removes and returns every handle of the buckets whose whole second lies before now. */
   drainEnded(now: number): string[]
   /** The earliest remaining bucket when it may already hold expired handles (it started at or before now). */
@@ -571,19 +592,28 @@ function createExpiryBuckets(): ExpiryBuckets {
 
   const secondOf = (at: number): number => Math.floor(at / BUCKET_MS)
 
+  function add(handle: string, expiresAt: number): void {
+    const second = secondOf(expiresAt)
+    const bucket = buckets.get(second)
+    if (bucket !== undefined) {
+      bucket.add(handle)
+      return
+    }
+    buckets.set(second, new Set([handle]))
+    push(second)
+  }
+
+  function remove(handle: string, expiresAt: number): void {
+    buckets.get(secondOf(expiresAt))?.delete(handle)
+  }
+
   return {
-    add(handle, expiresAt) {
-      const second = secondOf(expiresAt)
-      const bucket = buckets.get(second)
-      if (bucket !== undefined) {
-        bucket.add(handle)
-        return
-      }
-      buckets.set(second, new Set([handle]))
-      push(second)
-    },
-    remove(handle, expiresAt) {
-      buckets.get(secondOf(expiresAt))?.delete(handle)
+    add,
+    remove,
+    move(handle, from, to) {
+      if (secondOf(from) === secondOf(to)) return
+      remove(handle, from)
+      add(handle, to)
     },
     drainEnded(now) {
       const ended: string[] = []

@@ -1302,6 +1302,22 @@ export function runStoreConformance(t: Test, makeStore: MakeStore): void {
       t.strictSame(norm(await store.get(rec.handle, { touch: false })), { ...(expected as Record<string, unknown>), version: 4, data: { ...((expected as { data: Record<string, unknown> }).data), q: 1 } }, 'returned values were copies')
       t.strictSame(norm(await store.listUserSessions('u1')), [metaOf(await store.get(rec.handle, { touch: false }))], 'listings are copies too')
     })
+
+    t.test('a record or value handed out stays as it was through later writes', async (t) => {
+      const { store, create, clock } = await setup()
+      const rec = await create({ data: { n: 1, list: [1], gone: 'x' } })
+      const read = await store.get(rec.handle, { touch: false })
+      const value = await store.getKey(rec.handle, 'list', { touch: false })
+      const before = norm(read)
+      clock.advance(1_000)
+      await store.setKey(rec.handle, 'list', [1, 2], { touch: true })
+      await store.patch(rec.handle, { set: { added: true }, incr: { n: 1 } }, { touch: true })
+      await store.deleteKey(rec.handle, 'gone', { touch: true })
+      t.strictSame(norm(read), before, 'the record read before the writes')
+      t.strictSame(norm(rec), before, 'the record create returned')
+      t.strictSame(norm(value), { value: [1], version: 1 }, 'the value read alone')
+      t.strictSame(norm((await store.get(rec.handle, { touch: false })).data), { n: 2, list: [1, 2], added: true }, 'a new read sees every write')
+    })
   })
 }
 

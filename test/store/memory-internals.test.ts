@@ -80,6 +80,21 @@ t.test('a refresh moves a session to its new expiry second', async (t) => {
   t.equal((await store.get(handle, { touch: false })).handle, handle)
 })
 
+t.test('a refresh within its expiry second leaves the session in that second\'s bucket', async (t) => {
+  const { store, advance } = setup()
+  t.teardown(() => store.close())
+  const { handle, expiresAt } = await store.create(input({}))
+  advance(100)
+  const refreshed = await store.get(handle, { touch: true })
+  t.equal(refreshed.expiresAt, expiresAt + 100, 'expiry slid')
+  t.equal(Math.floor(refreshed.expiresAt / 1_000), Math.floor(expiresAt / 1_000), 'within the same second')
+  advance(1_000)
+  await store.ping()
+  t.equal(memoryStoreStats(store).sessions, 1, 'expired, but held until its second has passed')
+  t.equal((await store.countSessions()).total, 0, 'counting finds it in the bucket of the current second')
+  t.match(memoryStoreStats(store), { sessions: 0, expiryBuckets: 1 })
+})
+
 t.test('tombstones of rotated handles are dropped after the grace period', async (t) => {
   const { store, advance } = setup()
   t.teardown(() => store.close())
@@ -131,15 +146,15 @@ t.test('returned objects and inputs share no state with the store', async (t) =>
   const data = { tenant: 'a', nested: { list: [1, 2] } } as SessionData
   const created = await store.create(input(data, { userId: 'u' }))
   ;(data.nested as { list: number[] }).list.push(3)
-  ;(created.data.nested as { list: number[] }).list.push(4)
-  created.data.extra = true
+  t.throws(() => (created.data.nested as { list: number[] }).list.push(4), TypeError, 'returned data is frozen all the way down')
+  t.throws(() => { created.data.extra = true }, TypeError, 'no key can be added to returned data')
   Object.assign(created, { version: 99, userId: 'mallory' })
   const read = await store.get(created.handle, { touch: false })
   t.same(read.data, { tenant: 'a', nested: { list: [1, 2] } })
   t.match(read, { version: 1, userId: 'u' })
 
   const key = await store.getKey(created.handle, 'nested', { touch: false })
-  ;(key.value as { list: number[] }).list.length = 0
+  t.throws(() => { (key.value as { list: number[] }).list.length = 0 }, TypeError, 'a value read alone is frozen too')
   const [meta] = await store.listUserSessions('u')
   Object.assign(meta ?? {}, { lastSeenAt: 0 })
   const counts = await store.countSessions('tenant')
