@@ -37,7 +37,10 @@ export function sessionMetaJson(s: SessionMeta): SessionMetaJson {
 }
 
 export function sessionJson(s: SessionRecord, data: SessionData = s.data): SessionJson {
-  return { ...sessionMetaJson(s), data }
+  // Extended in place rather than spread into a copy: this is every read's response.
+  const json = sessionMetaJson(s) as SessionJson
+  json.data = data
+  return json
 }
 
 const nullableString = { type: ['string', 'null'] } as const
