@@ -430,24 +430,20 @@ function deepFreeze(value: JsonValue): JsonValue {
   return value
 }
 
+/** A fresh copy of the metadata now, for listings. */
 function snapshotMeta(entry: Entry): SessionMeta {
-  return {
-    handle: entry.handle,
-    userId: entry.userId,
-    version: entry.version,
-    authenticatedAt: entry.authenticatedAt,
-    createdAt: entry.createdAt,
-    lastSeenAt: entry.lastSeenAt,
-    expiresAt: entry.expiresAt,
-    absoluteExpiresAt: entry.absoluteExpiresAt,
-    userAgent: entry.userAgent,
-    ip: entry.ip
-  }
+  const { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip } = entry
+  return { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip }
 }
 
-/** A fresh record of the metadata now, with the frozen data of this version (not a spread: see create). */
+/**
+ * The metadata now with this version's frozen data, built as one literal:
+ * extending a snapshotMeta (spread or Object.assign) costs a second object
+ * and a change of shape on every read.
+ */
 function snapshotRecord(entry: Entry): SessionRecord {
-  return Object.assign(snapshotMeta(entry), { data: dataView(entry) })
+  const { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip } = entry
+  return { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip, data: dataView(entry) }
 }
 
 function compareText(a: string, b: string): number {
