@@ -3,8 +3,8 @@
  * Redis backend (test/store/conformance.ts runs against both), for
  * development, tests and single-node use.
  *
- * Every method runs synchronously to completion inside one promise executor,
- * so each behaves as one atomic step, as a Lua script does on Redis.
+ * Every method runs synchronously to completion inside atomically(), so each
+ * behaves as one atomic step, as a Lua script does on Redis.
  */
 import { AppError } from '../errors.js'
 import {
@@ -117,14 +117,19 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
     }
   }
 
-  /** Runs one operation to completion in a promise executor: atomic, and a throw becomes a rejection. */
+  /**
+   * Runs one operation to completion: atomic, and a throw becomes a rejection.
+   * Not a promise executor: that allocates an executor and two resolving functions per operation.
+   */
   function atomically<T>(operation: (now: number) => T): Promise<T> {
-    return new Promise((resolve) => {
+    try {
       if (closed) throw new AppError('store_unavailable', 'the memory store is closed')
       const now = clock()
       prune(now)
-      resolve(operation(now))
-    })
+      return Promise.resolve(operation(now))
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   function isLive(entry: Entry, now: number): boolean {
@@ -425,24 +430,20 @@ function deepFreeze(value: JsonValue): JsonValue {
   return value
 }
 
+/** A fresh copy of the metadata now, for listings. */
 function snapshotMeta(entry: Entry): SessionMeta {
-  return {
-    handle: entry.handle,
-    userId: entry.userId,
-    version: entry.version,
-    authenticatedAt: entry.authenticatedAt,
-    createdAt: entry.createdAt,
-    lastSeenAt: entry.lastSeenAt,
-    expiresAt: entry.expiresAt,
-    absoluteExpiresAt: entry.absoluteExpiresAt,
-    userAgent: entry.userAgent,
-    ip: entry.ip
-  }
+  const { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip } = entry
+  return { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip }
 }
 
-/** A fresh record of the metadata now, with the frozen data of this version (not a spread: see create). */
+/**
+ * The metadata now with this version's frozen data, built as one literal:
+ * extending a snapshotMeta (spread or Object.assign) costs a second object
+ * and a change of shape on every read.
+ */
 function snapshotRecord(entry: Entry): SessionRecord {
-  return Object.assign(snapshotMeta(entry), { data: dataView(entry) })
+  const { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip } = entry
+  return { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip, data: dataView(entry) }
 }
 
 function compareText(a: string, b: string): number {
