@@ -9,6 +9,7 @@ import { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import { compileGlobs } from './globs.js'
 import { bufferedStdout } from './log-destination.js'
+import { redactHeaders } from './log-redaction.js'
 import { AccessLog } from './http/access-log.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
@@ -35,18 +36,6 @@ export interface AppOptions {
   readonly logStream?: DestinationStream
 }
 
-/**
- * Credentials and secrets never reach the logs. fastify's own request and
- * response lines carry no headers at all; these paths censor any headers
- * object a log call adds, at the top (`headers`) or one level down
- * (`req.headers`, `res.headers`, `request.headers`, ...).
- */
-const SECRET_HEADERS = ['authorization', 'cookie', '["x-session-token"]', '["set-cookie"]']
-export const REDACTED_PATHS = SECRET_HEADERS.flatMap((h) => {
-  const path = h.startsWith('[') ? `headers${h}` : `headers.${h}`
-  return [path, `*.${path}`]
-})
-
 export const BODY_LIMIT_BYTES = 1024 * 1024
 
 /** TRUST_PROXY as fastify takes it: a hop count becomes "trust the nearest n hops". */
@@ -56,7 +45,7 @@ function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((
 }
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
-  const loggerOptions: LoggerOptions = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
+  const loggerOptions: LoggerOptions = { level: config.logLevel, formatters: { log: redactHeaders } }
   const stdout = options.logStream === undefined ? bufferedStdout() : undefined
   const logger: FastifyBaseLogger = pino(loggerOptions, options.logStream ?? stdout?.stream)
   const app = Fastify({
