@@ -62,6 +62,9 @@ interface Entry {
   bytes: number
 }
 
+/** A data key and its new JSON text, undefined to delete it. */
+type DataChange = readonly [key: string, text: string | undefined]
+
 /** Internal sizes, for tests: what the store holds, expired or not. */
 export interface MemoryStoreStats {
   readonly sessions: number
@@ -159,8 +162,13 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
     return index
   }
 
+  /** What text is filed under in key's index; null when there is none (only an indexed key's text is parsed). */
+  function indexedValue(key: string, text: string | undefined): string | null {
+    return text === undefined || !indexes.has(key) ? null : indexText(text)
+  }
+
   function fileIndexed(entry: Entry, key: string, text: string | undefined): void {
-    const value = text === undefined ? null : indexText(text)
+    const value = indexedValue(key, text)
     const index = indexes.get(key)
     if (value === null || index === undefined) return
     const handles = index.get(value) ?? createSortedHandles()
@@ -169,7 +177,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
   }
 
   function unfileIndexed(entry: Entry, key: string, text: string | undefined): void {
-    const value = text === undefined ? null : indexText(text)
+    const value = indexedValue(key, text)
     const handles = value === null ? undefined : indexes.get(key)?.get(value)
     if (value === null || handles === undefined) return
     handles.delete(entry.handle)
@@ -212,10 +220,11 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
   }
 
   /**
-   * Applies encoded changes (a JSON text, or undefined to delete) after the
-   * limits accept the result; the version grows once when any data changed.
+   * Applies encoded changes to distinct keys (a JSON text, or undefined to
+   * delete) after the limits accept the result; the version grows once when
+   * any data changed.
    */
-  function commit(entry: Entry, changes: ReadonlyMap<string, string | undefined>, write: WriteOptions, now: number): void {
+  function commit(entry: Entry, changes: readonly DataChange[], write: WriteOptions, now: number): void {
     let keys = entry.data.size
     let bytes = entry.bytes
     let changed = false
@@ -297,7 +306,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       const text = encodeValue(key, value, limits)
       const entry = requireLive(handle, now)
       assertPrecondition(write.ifMatch, entry.version)
-      commit(entry, new Map([[key, text]]), write, now)
+      commit(entry, [[key, text]], write, now)
       return entry.version
     }),
 
@@ -305,7 +314,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       assertDataKey(key)
       const entry = requireLive(handle, now)
       assertPrecondition(write.ifMatch, entry.version)
-      commit(entry, new Map([[key, undefined]]), write, now)
+      commit(entry, [[key, undefined]], write, now)
       return entry.version
     }),
 
@@ -313,9 +322,10 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
       const batch = encodeBatch(ops, limits)
       const entry = requireLive(handle, now)
       assertPrecondition(write.ifMatch, entry.version)
-      const changes = new Map<string, string | undefined>(batch.set)
-      for (const key of batch.del) changes.set(key, undefined)
-      for (const [key, by] of batch.incr) changes.set(key, incrementText(key, entry.data.get(key), by))
+      // encodeBatch names each key once, so the changes are to distinct keys.
+      const changes: DataChange[] = [...batch.set]
+      for (const key of batch.del) changes.push([key, undefined])
+      for (const [key, by] of batch.incr) changes.push([key, incrementText(key, entry.data.get(key), by)])
       commit(entry, changes, write, now)
       return snapshotRecord(entry)
     }),
