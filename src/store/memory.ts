@@ -101,9 +101,11 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
 
   /** Drops what ended in whole expiry seconds before now and stale tombstones: cost proportional to what expired. */
   function prune(now: number): void {
-    for (const handle of expiry.drainEnded(now)) {
-      const entry = sessions.get(handle)
-      if (entry !== undefined) unlink(entry)
+    if (now >= expiry.drainableAt()) {
+      for (const handle of expiry.drainEnded(now)) {
+        const entry = sessions.get(handle)
+        if (entry !== undefined) unlink(entry)
+      }
     }
     for (const [handle, until] of tombstones) {
       if (until > now) break
@@ -561,6 +563,8 @@ interface ExpiryBuckets {
   remove(handle: string, expiresAt: number): void
   /** From the bucket of one expiry to that of another; nothing to do while both fall in one second. */
   move(handle: string, from: number, to: number): void
+  /** When the earliest bucket's whole second has passed, so that drainEnded has something to do (Infinity: never). */
+  drainableAt(): number
   /** Removes and returns every handle of the buckets whose whole second lies before now. */
   drainEnded(now: number): string[]
   /** The earliest remaining bucket when it may already hold expired handles (it started at or before now). */
@@ -614,6 +618,11 @@ function createExpiryBuckets(): ExpiryBuckets {
     push(second)
   }
 
+  function drainableAt(): number {
+    const first = seconds[0]
+    return first === undefined ? Infinity : (first + 1) * BUCKET_MS
+  }
+
   function remove(handle: string, expiresAt: number): void {
     buckets.get(secondOf(expiresAt))?.delete(handle)
   }
@@ -626,9 +635,11 @@ function createExpiryBuckets(): ExpiryBuckets {
       remove(handle, from)
       add(handle, to)
     },
+    drainableAt,
     drainEnded(now) {
       const ended: string[] = []
-      for (let first = seconds[0]; first !== undefined && (first + 1) * BUCKET_MS <= now; first = seconds[0]) {
+      while (drainableAt() <= now) {
+        const first = seconds[0] as number
         pop()
         for (const handle of buckets.get(first) ?? []) ended.push(handle)
         buckets.delete(first)
