@@ -18,6 +18,7 @@ import {
   incrementText,
   indexText,
   initialMeta,
+  parseStoredValue,
   refreshDue,
   slideExpiry
 } from './rules.js'
@@ -429,7 +430,7 @@ export function createMemoryStore(options: MemoryStoreOptions): Store {
 function dataView(entry: Entry): SessionData {
   if (entry.view !== null) return entry.view
   const view = Object.create(null) as SessionData
-  for (const [key, text] of entry.data) view[key] = deepFreeze(JSON.parse(text) as JsonValue)
+  for (const [key, text] of entry.data) view[key] = deepFreeze(parseStoredValue(text))
   entry.view = Object.freeze(view)
   return view
 }
