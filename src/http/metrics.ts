@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { AppError } from '../errors.js'
+import { cachedChildren } from '../metric-children.js'
 import { sendProblem } from './problem.js'
 
 export interface MetricsOptions {
@@ -51,17 +52,11 @@ async function metricsPlugin(app: FastifyInstance, options: MetricsOptions): Pro
     registers: [registry]
   })
 
-  // One labelled child per (route, method, status), looked up by a plain string key instead of prom-client hashing the labels on every request.
-  const children = new Map<string, Histogram.Internal<'route' | 'method' | 'status'>>()
+  const childFor = cachedChildren(requestDuration)
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED
     const status = String(reply.statusCode)
-    const id = `${route} ${request.method} ${status}`
-    let child = children.get(id)
-    if (child === undefined) {
-      child = requestDuration.labels({ route, method: request.method, status })
-      children.set(id, child)
-    }
+    const child = childFor(`${route} ${request.method} ${status}`, { route, method: request.method, status })
     child.observe(reply.elapsedTime / 1000)
     done()
   })

@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { isAppError } from '../errors.js'
+import { cachedChildren } from '../metric-children.js'
 import type { Store } from './types.js'
 
 /** The Store methods that are timed (close is not an operation). */
@@ -60,19 +61,10 @@ export function instrumentStore(store: Store, registry: Registry): Store {
     }
   }).remove()
 
-  // Labelled children made once per operation: prom-client would hash the labels on every call.
-  const durations = new Map<StoreOperation, Histogram.Internal<'operation'>>()
-  const durationOf = (operation: StoreOperation): Histogram.Internal<'operation'> => {
-    let child = durations.get(operation)
-    if (child === undefined) {
-      child = duration.labels({ operation })
-      durations.set(operation, child)
-    }
-    return child
-  }
+  const durationOf = cachedChildren(duration)
 
   async function timed<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
-    const end = durationOf(operation).startTimer()
+    const end = durationOf(operation, { operation }).startTimer()
     try {
       return await run()
     } catch (err) {
