@@ -64,7 +64,8 @@ export function instrumentStore(store: Store, registry: Registry): Store {
   const durationOf = cachedChildren(duration)
 
   async function timed<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
-    const end = durationOf(operation, { operation }).startTimer()
+    // performance.now() rather than startTimer(), which allocates two closures and a label object per call.
+    const started = performance.now()
     try {
       return await run()
     } catch (err) {
@@ -72,7 +73,7 @@ export function instrumentStore(store: Store, registry: Registry): Store {
       if (code !== null) errors.inc({ operation, code })
       throw err
     } finally {
-      end()
+      durationOf(operation, { operation }).observe((performance.now() - started) / 1000)
     }
   }
 

@@ -105,11 +105,13 @@ export function storeError(err: unknown): Error {
 }
 
 /**
- * Resolves once the client is connected, or rejects with store_unavailable
- * after `timeoutMs`. Requests never queue inside ioredis (its offline queue is
- * off): at start-up and while reconnecting they wait here, bounded.
+ * null while the client is connected (every request's case, so it costs no
+ * promise); otherwise a promise that resolves once it is, or rejects with
+ * store_unavailable after `timeoutMs`. Requests never queue inside ioredis
+ * (its offline queue is off): at start-up and while reconnecting they wait
+ * here, bounded.
  */
-export function readinessGate(client: RedisClient, timeoutMs: number): () => Promise<void> {
+export function readinessGate(client: RedisClient, timeoutMs: number): () => Promise<void> | null {
   let lastError = 'not connected yet'
   let pending: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined
   client.on('error', (err: Error) => {
@@ -125,8 +127,7 @@ export function readinessGate(client: RedisClient, timeoutMs: number): () => Pro
   })
   // A socket dropped after a timeout is not ready, though ioredis says so until its close event.
   const isReady = (): boolean => client.status === 'ready' && (client instanceof Cluster || client.stream.writable)
-  return async () => {
-    if (isReady()) return
+  const waitUntilReady = async (): Promise<void> => {
     if (client.status === 'end') throw unavailable('the store is closed')
     if (pending === undefined) {
       let resolve = (): void => undefined
@@ -147,4 +148,5 @@ export function readinessGate(client: RedisClient, timeoutMs: number): () => Pro
       clearTimeout(timer)
     }
   }
+  return () => (isReady() ? null : waitUntilReady())
 }

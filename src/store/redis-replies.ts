@@ -4,7 +4,10 @@
  * unexpected shape is a bug, thrown as a plain Error (an internal error).
  */
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js'
-import type { JsonValue, SessionData, SessionMeta, SessionRecord } from './types.js'
+import { parseStoredValue } from './rules.js'
+import type { SessionData, SessionMeta, SessionRecord } from './types.js'
+
+const AT = '@'.charCodeAt(0)
 
 function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value)
@@ -38,35 +41,12 @@ export function num(value: unknown): number {
 export const nullableText = (value: unknown): string | null => (value === null || value === undefined ? null : text(value))
 const nullableNum = (value: unknown): number | null => (value === null || value === undefined ? null : num(value))
 
-/** A session hash (HGETALL) as a record: "@" fields are metadata, the rest data. */
-export function recordOf(handle: string, reply: unknown): SessionRecord {
-  const flat = list(reply)
-  const meta = new Map<string, string>()
-  const data = Object.create(null) as SessionData
-  for (let i = 0; i < flat.length; i += 2) {
-    const field = text(flat[i])
-    const value = text(flat[i + 1])
-    if (field.startsWith('@')) meta.set(field, value)
-    else data[field] = JSON.parse(value) as JsonValue
-  }
-  return {
-    handle,
-    userId: meta.get('@u') ?? null,
-    version: num(meta.get('@v')),
-    authenticatedAt: nullableNum(meta.get('@a')),
-    createdAt: num(meta.get('@c')),
-    lastSeenAt: num(meta.get('@s')),
-    expiresAt: num(meta.get('@e')),
-    absoluteExpiresAt: num(meta.get('@x')),
-    userAgent: meta.get('@g') ?? null,
-    ip: meta.get('@p') ?? null,
-    data
-  }
-}
+/** Where each metadata field sits in a listing row (lib.lua `row`): handle, @v, @u, @a, @c, @s, @e, @x, @g, @p. */
+const ROW_INDEX = new Map([['@v', 1], ['@u', 2], ['@a', 3], ['@c', 4], ['@s', 5], ['@e', 6], ['@x', 7], ['@g', 8], ['@p', 9]])
+const ROW_LENGTH = 10
 
-/** A listing row (lib.lua `row`): handle, @v, @u, @a, @c, @s, @e, @x, @g, @p. */
-export function metaOfRow(value: unknown): SessionMeta {
-  const [handle, version, userId, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip] = list(value)
+function metaOfFields(row: readonly unknown[]): SessionMeta {
+  const [handle, version, userId, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip] = row
   return {
     handle: text(handle),
     userId: nullableText(userId),
@@ -79,4 +59,25 @@ export function metaOfRow(value: unknown): SessionMeta {
     userAgent: nullableText(userAgent),
     ip: nullableText(ip)
   }
+}
+
+/** A listing row of session metadata. */
+export const metaOfRow = (value: unknown): SessionMeta => metaOfFields(list(value))
+
+/** A session hash (HGETALL) as a record: "@" fields are metadata, the rest data (every read's reply: one pass, stored strings cut out of their quotes). */
+export function recordOf(handle: string, reply: unknown): SessionRecord {
+  const flat = list(reply)
+  const data = Object.create(null) as SessionData
+  const row = new Array<unknown>(ROW_LENGTH)
+  row[0] = handle
+  for (let i = 0; i < flat.length; i += 2) {
+    const field = text(flat[i])
+    const value = text(flat[i + 1])
+    if (field.charCodeAt(0) !== AT) data[field] = parseStoredValue(value)
+    else {
+      const at = ROW_INDEX.get(field)
+      if (at !== undefined) row[at] = value
+    }
+  }
+  return Object.assign(metaOfFields(row), { data })
 }

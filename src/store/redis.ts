@@ -15,10 +15,9 @@ import { createRedisClient, readinessGate, storeError, unavailable, type RedisCl
 import { list, metaOfRow, nullableText, num, okReply, recordOf, text } from './redis-replies.js'
 import { SHARDS, sessionKey, shardPrefix } from './redis-keys.js'
 import { libDefinitions, withLib } from './redis-scripts.js'
-import { assertDataKey, encodeBatch, encodeData, encodeValue, indexText, initialMeta, type EncodedBatch } from './rules.js'
+import { assertDataKey, encodeBatch, encodeData, encodeValue, indexText, initialMeta, parseStoredValue, type EncodedBatch } from './rules.js'
 import {
   ROTATION_GRACE_MS,
-  type JsonValue,
   type SessionData,
   type SessionMeta,
   type SessionRecord,
@@ -97,11 +96,16 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   defineScripts(client)
   const ready = readinessGate(client, commandTimeoutMs)
   const perShard = options.connection.mode === 'cluster'
+  // Bound once: every request calls one.
+  const scripts = Object.fromEntries(
+    Object.keys(SCRIPTS).map((name) => [name, scriptMethod<Promise<unknown>>(client, name as ScriptName)])
+  ) as Record<ScriptName, (...args: Arg[]) => Promise<unknown>>
 
   async function run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
-    await ready()
+    const waiting = ready()
+    if (waiting !== null) await waiting
     try {
-      return await scriptMethod<Promise<unknown>>(client, name)(...keys, ...args)
+      return await scripts[name](...keys, ...args)
     } catch (err) {
       throw storeError(err)
     }
@@ -265,7 +269,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       ])
       okReply(reply)
       const data = Object.create(null) as SessionData
-      for (const [key, json] of entries) data[key] = JSON.parse(json) as JsonValue
+      for (const [key, json] of entries) data[key] = parseStoredValue(json)
       const record: SessionRecord = { ...initialMeta(input, now), data }
       if (input.userId !== null) await enforceUserLimit(input.userId, input.handle)
       return record
@@ -278,7 +282,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       const reply = await run('readKey', [sessionKey(prefix, handle)], [prefix, handle, clock(), options.touch ? '1' : '0', touchIntervalMs, key])
       const [version, json] = okReply(reply)
       const stored = nullableText(json)
-      return { value: stored === null ? undefined : (JSON.parse(stored) as JsonValue), version: num(version) }
+      return { value: stored === null ? undefined : parseStoredValue(stored), version: num(version) }
     },
 
     async setKey(handle, key, value, options) {
