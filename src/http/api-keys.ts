@@ -3,7 +3,7 @@
  * once at start-up and compared in constant time against every configured
  * key, so neither timing nor the key list leaks which one almost matched.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { FifoMap } from 'toad-cache'
 import type { ApiKey, ApiKeyScope } from '../config.js'
@@ -16,7 +16,7 @@ export interface Caller {
 
 export type ApiKeyVerifier = (request: FastifyRequest) => Caller | null
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer')
 
 /**
  * Authorization headers that already matched a key, so a backend's every

@@ -9,7 +9,7 @@
  * never the raw URL), method and status: no handle, token or user id in any
  * label.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -38,7 +38,7 @@ function processMetrics(): Registry {
   return processRegistry
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer')
 
 async function metricsPlugin(app: FastifyInstance, options: MetricsOptions): Promise<void> {
   const { registry } = options
