@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { deepFreeze } from './freeze.js'
 import { compileGlobs } from './globs.js'
+import { DATA_KEY_PATTERN, DATA_KEY_RULE } from './limits.js'
+import type { BackendSettings, HostPort, RedisConnection } from './store/types.js'
 
 export type ApiKeyScope = 'service' | 'admin'
 
@@ -11,44 +14,12 @@ export interface ApiKey {
   readonly secret: string
 }
 
-export type RedisConnection =
-  | { readonly mode: 'single'; readonly url: string }
-  | {
-      readonly mode: 'sentinel'
-      readonly sentinels: readonly HostPort[]
-      readonly name: string
-      readonly username: string | undefined
-      readonly password: string | undefined
-      readonly tls: boolean
-    }
-  | {
-      readonly mode: 'cluster'
-      readonly nodes: readonly HostPort[]
-      readonly username: string | undefined
-      readonly password: string | undefined
-      readonly tls: boolean
-    }
-
-export interface HostPort {
-  readonly host: string
-  readonly port: number
-}
-
-export type StoreConfig =
-  | { readonly kind: 'memory' }
-  | {
-      readonly kind: 'redis'
-      readonly connection: RedisConnection
-      readonly keyPrefix: string
-      readonly waitReplicas: number
-    }
-
 export interface Config {
   readonly env: 'development' | 'production' | 'test'
   readonly port: number
   readonly host: string
   readonly logLevel: string
-  readonly store: StoreConfig
+  readonly store: BackendSettings
   readonly storeTimeoutMs: number
   readonly session: {
     readonly idleTtlSec: number
@@ -90,8 +61,6 @@ export class ConfigError extends Error {
   }
 }
 
-export const DATA_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
-
 const list = z
   .string()
   .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
@@ -129,7 +98,7 @@ const apiKeyList = list.pipe(
   )
 )
 
-const dataKeyList = list.pipe(z.array(z.string().regex(DATA_KEY_PATTERN, 'each key must be 1-128 characters of [A-Za-z0-9._:-]')))
+const dataKeyList = list.pipe(z.array(z.string().regex(DATA_KEY_PATTERN, `each key ${DATA_KEY_RULE}`)))
 const globList = list.pipe(z.array(z.string().regex(/^[A-Za-z0-9._:*-]{1,128}$/, 'each glob must be 1-128 characters of [A-Za-z0-9._:-] and *')))
 
 /** What @fastify/proxy-addr accepts: an IP, ip/prefix, IPv4 ip/netmask, or a named range. */
@@ -301,15 +270,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
   })
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v)
-    Object.freeze(value)
-  }
-  return value
-}
-
-function storeConfig(e: Env): StoreConfig {
+function storeConfig(e: Env): BackendSettings {
   const kind = e.STORE ?? (e.REDIS_URL !== undefined || e.REDIS_SENTINELS !== undefined || e.REDIS_CLUSTER_NODES !== undefined ? 'redis' : 'memory')
   if (kind === 'memory') return { kind }
   const auth = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD, tls: e.REDIS_TLS }

@@ -3,8 +3,8 @@
  * into typed values; nothing that fails here reaches the store.
  */
 import { z } from 'zod'
-import { DATA_KEY_PATTERN } from '../config.js'
 import { AppError } from '../errors.js'
+import { DATA_KEY_PATTERN, DATA_KEY_RULE } from '../limits.js'
 import type { JsonValue, SessionData } from '../store/types.js'
 import { HANDLE_PATTERN } from '../tokens.js'
 
@@ -31,7 +31,7 @@ function keyedMap<V>(isValue: (v: unknown) => v is V, valueRule: string) {
   return z.custom<Record<string, unknown>>(isPlainObject, 'must be an object').transform((obj, ctx) => {
     const out = Object.create(null) as Record<string, V>
     for (const [key, value] of Object.entries(obj)) {
-      if (!DATA_KEY_PATTERN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'key must be 1-128 characters of [A-Za-z0-9._:-]' })
+      if (!DATA_KEY_PATTERN.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `key ${DATA_KEY_RULE}` })
       else if (!isValue(value)) ctx.addIssue({ code: 'custom', path: [key], message: valueRule })
       else out[key] = value
     }
@@ -43,7 +43,7 @@ const anyJson = (v: unknown): v is JsonValue => v !== undefined
 const safeInteger = (v: unknown): v is number => Number.isSafeInteger(v)
 const dataMap = keyedMap(anyJson, 'must be a JSON value').transform((m): SessionData => m)
 
-export const dataKey = z.string().regex(DATA_KEY_PATTERN, 'must be 1-128 characters of [A-Za-z0-9._:-]')
+export const dataKey = z.string().regex(DATA_KEY_PATTERN, DATA_KEY_RULE)
 export const handle = z.string().regex(HANDLE_PATTERN, 'must be a 43-character session handle')
 export const userId = z.string().regex(/^[\x21-\x7e]{1,256}$/, 'must be 1-256 visible ASCII characters')
 

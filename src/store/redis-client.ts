@@ -6,7 +6,7 @@
  * that surfaces as store_unavailable.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import type { RedisConnection } from '../config.js'
+import type { RedisConnection } from './types.js'
 import { AppError } from '../errors.js'
 
 export type RedisClient = Redis | Cluster

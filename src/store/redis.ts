@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { ChainableCommander } from 'ioredis'
-import type { RedisConnection } from '../config.js'
+import type { RedisConnection } from './types.js'
 import { AppError } from '../errors.js'
 import { HANDLE_PATTERN, shardOf } from '../tokens.js'
 import { createRedisClient, readinessGate, storeError, unavailable, type RedisClient } from './redis-client.js'

@@ -2,7 +2,7 @@
  * Pure rules shared by every backend: key and value limits, batch shape,
  * integer increments and TTL math. No I/O here, so each is tested alone.
  */
-import { DATA_KEY_PATTERN } from '../config.js'
+import { DATA_KEY_PATTERN } from '../limits.js'
 import { AppError } from '../errors.js'
 import type { BatchOps, CreateSessionInput, JsonValue, SessionData, SessionMeta, StoreLimits } from './types.js'
 

@@ -181,3 +181,46 @@ export interface Store {
   /** Releases timers and connections. */
   close(): Promise<void>
 }
+
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+/** How to reach Redis: one server, a Sentinel-managed primary, or a Cluster. */
+export type RedisConnection =
+  | { readonly mode: 'single'; readonly url: string }
+  | {
+      readonly mode: 'sentinel'
+      readonly sentinels: readonly HostPort[]
+      readonly name: string
+      readonly username: string | undefined
+      readonly password: string | undefined
+      readonly tls: boolean
+    }
+  | {
+      readonly mode: 'cluster'
+      readonly nodes: readonly HostPort[]
+      readonly username: string | undefined
+      readonly password: string | undefined
+      readonly tls: boolean
+    }
+
+/** Which backend to run (STORE, REDIS_*). */
+export type BackendSettings =
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 'redis'
+      readonly connection: RedisConnection
+      readonly keyPrefix: string
+      readonly waitReplicas: number
+    }
+
+/** What createStore needs of the service's configuration (the Config satisfies it). */
+export interface StoreSettings {
+  readonly store: BackendSettings
+  readonly storeTimeoutMs: number
+  readonly limits: StoreLimits
+  readonly indexedKeys: readonly string[]
+  readonly session: { readonly touchIntervalSec: number }
+}
