@@ -1,26 +1,40 @@
-import type { Config } from '../config.js'
-import { createMemoryStore } from './memory.js'
-import { createRedisStore } from './redis.js'
-import type { Store, StoreOptions } from './types.js'
+/**
+ * The store as the service uses it: a backend (memory or Redis) behind
+ * checkedStore, which applies every rule the backends share. Metrics are
+ * added around it by instrumentStore (src/store/instrumented.ts).
+ */
+import { checkedStore } from './checked.js'
+import { createMemoryBackend, type MemoryStoreOptions } from './memory/index.js'
+import { createRedisBackend, type RedisStoreOptions } from './redis/index.js'
+import type { Store, StoreOptions, StoreSettings } from './types.js'
 
-export function storeOptions(config: Config, clock?: () => number): StoreOptions {
+export function createMemoryStore(options: MemoryStoreOptions): Store {
+  return checkedStore(createMemoryBackend(options), options)
+}
+
+export function createRedisStore(options: RedisStoreOptions): Store {
+  return checkedStore(createRedisBackend(options), options)
+}
+
+function storeOptions(settings: StoreSettings, clock?: () => number): StoreOptions {
   return {
-    limits: config.limits,
-    indexedKeys: config.indexedKeys,
-    touchIntervalMs: config.session.touchIntervalSec * 1000,
+    limits: settings.limits,
+    indexedKeys: settings.indexedKeys,
+    touchIntervalMs: settings.session.touchIntervalSec * 1000,
     ...(clock === undefined ? {} : { clock })
   }
 }
 
-/** The backend the configuration names: memory by default, Redis when configured. */
-export function createStore(config: Config, clock?: () => number): Store {
-  const options = storeOptions(config, clock)
-  if (config.store.kind === 'memory') return createMemoryStore(options)
+/** The backend the settings name: memory by default, Redis when configured. */
+export function createStore(settings: StoreSettings, clock?: () => number): Store {
+  const options = storeOptions(settings, clock)
+  const backend = settings.store
+  if (backend.kind === 'memory') return createMemoryStore(options)
   return createRedisStore({
     ...options,
-    connection: config.store.connection,
-    keyPrefix: config.store.keyPrefix,
-    commandTimeoutMs: config.storeTimeoutMs,
-    waitReplicas: config.store.waitReplicas
+    connection: backend.connection,
+    keyPrefix: backend.keyPrefix,
+    commandTimeoutMs: settings.storeTimeoutMs,
+    waitReplicas: backend.waitReplicas
   })
 }

@@ -1,15 +1,29 @@
 /**
  * Pure rules shared by every backend: key and value limits, batch shape,
- * integer increments and TTL math. No I/O here, so each is tested alone.
+ * index eligibility, paging, integer increments, TTL math, listing order and
+ * the per-user limit's choice of victims. No I/O here, so each is tested alone.
  */
-import { DATA_KEY_PATTERN } from '../limits.js'
 import { AppError } from '../errors.js'
+import { DATA_KEY_PATTERN, DATA_KEY_RULE } from '../limits.js'
+import { HANDLE_PATTERN } from '../tokens.js'
+import type { EncodedBatch, EncodedEntry } from './backend.js'
 import type { BatchOps, CreateSessionInput, JsonValue, SessionData, SessionMeta, StoreLimits } from './types.js'
 
+/** A key as it may appear in a message: long enough to recognise, never the whole of a hostile one. */
+const shown = (key: string): string => `"${key.slice(0, 140)}"`
+
 export function assertDataKey(key: string): void {
-  if (!DATA_KEY_PATTERN.test(key)) {
-    throw new AppError('validation_failed', `key "${key.slice(0, 140)}" must be 1-128 characters of [A-Za-z0-9._:-]`)
-  }
+  if (!DATA_KEY_PATTERN.test(key)) throw new AppError('validation_failed', `key ${shown(key)} ${DATA_KEY_RULE}`)
+}
+
+export function assertIndexedKey(key: string, indexedKeys: ReadonlySet<string>): void {
+  if (!indexedKeys.has(key)) throw new AppError('validation_failed', `${shown(key)} is not an indexed key`)
+}
+
+/** A listing page: a positive integer size and, after the first page, a cursor this service issued (a handle). */
+export function assertPage(limit: number, cursor: string | null): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new AppError('validation_failed', 'limit must be a positive integer')
+  if (cursor !== null && !HANDLE_PATTERN.test(cursor)) throw new AppError('validation_failed', 'cursor is not one this service issued')
 }
 
 /** The JSON text a value is stored as; throws when it is over maxValueBytes. */
@@ -45,45 +59,45 @@ export function assertSessionFits(keys: number, bytes: number, limits: StoreLimi
   if (bytes > limits.maxSessionBytes) throw new AppError('payload_too_large', `a session holds at most ${limits.maxSessionBytes} bytes of data`)
 }
 
-/** Validates initial data and returns it encoded, with its totals. */
-export function encodeData(data: SessionData, limits: StoreLimits): { entries: [string, string][]; bytes: number } {
-  const entries: [string, string][] = []
+/** A value to write under a checked key: its JSON text and what it is filed under when the key is indexed. */
+export function encodeEntry(key: string, value: JsonValue, limits: StoreLimits, indexedKeys: ReadonlySet<string>): EncodedEntry {
+  const text = encodeValue(key, value, limits)
+  return { key, text, indexValue: indexedKeys.has(key) ? indexText(text) : null }
+}
+
+/** Validates initial data and returns it encoded, with its total size. */
+export function encodeData(data: SessionData, limits: StoreLimits, indexedKeys: ReadonlySet<string>): { entries: EncodedEntry[]; bytes: number } {
+  const entries: EncodedEntry[] = []
   let bytes = 0
   for (const key of Object.keys(data)) {
     assertDataKey(key)
-    const text = encodeValue(key, data[key] as JsonValue, limits)
-    entries.push([key, text])
-    bytes += entryBytes(key, text)
+    const entry = encodeEntry(key, data[key] as JsonValue, limits, indexedKeys)
+    entries.push(entry)
+    bytes += entryBytes(key, entry.text)
   }
   assertSessionFits(entries.length, bytes, limits)
   return { entries, bytes }
 }
 
 /** An encoded batch: every key validated, every value encoded, no key named twice. */
-export interface EncodedBatch {
-  readonly set: readonly [string, string][]
-  readonly del: readonly string[]
-  readonly incr: readonly [string, number][]
-}
-
-export function encodeBatch(ops: BatchOps, limits: StoreLimits): EncodedBatch {
+export function encodeBatch(ops: BatchOps, limits: StoreLimits, indexedKeys: ReadonlySet<string>): EncodedBatch {
   const seen = new Set<string>()
   const claim = (key: string): void => {
     assertDataKey(key)
     if (seen.has(key)) throw new AppError('validation_failed', `key "${key}" appears more than once in the batch`)
     seen.add(key)
   }
-  const set: [string, string][] = []
+  const set: EncodedEntry[] = []
   for (const key of Object.keys(ops.set ?? {})) {
     claim(key)
-    set.push([key, encodeValue(key, (ops.set as SessionData)[key] as JsonValue, limits)])
+    set.push(encodeEntry(key, (ops.set as SessionData)[key] as JsonValue, limits, indexedKeys))
   }
   const del: string[] = []
   for (const key of ops.del ?? []) {
     claim(key)
     del.push(key)
   }
-  const incr: [string, number][] = []
+  const incr: (readonly [string, number])[] = []
   for (const [key, by] of Object.entries(ops.incr ?? {})) {
     claim(key)
     if (!Number.isSafeInteger(by)) throw new AppError('validation_failed', `incr of "${key}" must be a safe integer`)
@@ -116,7 +130,7 @@ export function indexText(text: string): string | null {
 }
 
 /** The metadata of a session created at `now` (version 1; authenticated iff a user is bound). */
-export function initialMeta(input: CreateSessionInput, now: number): SessionMeta {
+export function initialMeta(input: Omit<CreateSessionInput, 'data'>, now: number): SessionMeta {
   const absoluteExpiresAt = now + input.absoluteTtlMs
   return {
     handle: input.handle,
@@ -146,4 +160,40 @@ export function assertPrecondition(ifMatch: number | undefined, version: number)
   if (ifMatch !== undefined && ifMatch !== version) {
     throw new AppError('precondition_failed', `the session is at version ${version}, not ${ifMatch}`)
   }
+}
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Least recently used first: lowest lastSeenAt, then createdAt, then handle (a total order). */
+export function byLeastRecentUse(a: SessionMeta, b: SessionMeta): number {
+  return a.lastSeenAt - b.lastSeenAt || a.createdAt - b.createdAt || compareText(a.handle, b.handle)
+}
+
+/** A user's device list: the exact reverse of the eviction order. */
+export function byMostRecentUse(a: SessionMeta, b: SessionMeta): number {
+  return byLeastRecentUse(b, a)
+}
+
+/** Binding order: when the user was bound, then handle. */
+function byBinding(a: SessionMeta, b: SessionMeta): number {
+  return (a.authenticatedAt ?? 0) - (b.authenticatedAt ?? 0) || compareText(a.handle, b.handle)
+}
+
+/**
+ * MAX_SESSIONS_PER_USER, after `keep` was bound to its user: the handles to
+ * end so that the user has at most `max`, least recently used first, never
+ * `keep` and never one bound after it. Each binding runs this step itself
+ * after its own write, so without the last rule two concurrent logins at the
+ * limit would end each other.
+ */
+export function userLimitVictims(sessions: readonly SessionMeta[], keep: string, max: number | null): string[] {
+  if (max === null || sessions.length <= max) return []
+  const kept = sessions.find((s) => s.handle === keep)
+  // Already ended (by a later binding's limit or a logout-all): that call did the enforcing.
+  if (kept === undefined) return []
+  return sessions
+    .filter((s) => s.handle !== keep && byBinding(s, kept) < 0)
+    .sort(byLeastRecentUse)
+    .slice(0, sessions.length - max)
+    .map((s) => s.handle)
 }

@@ -6,22 +6,29 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError } from '../../src/errors.js'
-import { createMemoryStore, memoryStoreStats, type MemoryStoreOptions } from '../../src/store/memory.js'
+import { checkedStore } from '../../src/store/checked.js'
+import { createMemoryBackend, type MemoryBackend, type MemoryStoreOptions, type MemoryStoreStats } from '../../src/store/memory/index.js'
 import { ROTATION_GRACE_MS, type CreateSessionInput, type Page, type SessionData, type Store } from '../../src/store/types.js'
-import { handleOf, newToken } from '../../src/tokens.js'
+import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 
 const START = 1_700_000_000_000
 
+const backends = new Map<Store, MemoryBackend>()
+const memoryStoreStats = (store: Store): MemoryStoreStats => (backends.get(store) as MemoryBackend).stats()
+
 function setup(options: Partial<MemoryStoreOptions> = {}): { store: Store; advance: (ms: number) => void } {
   let now = START
-  const store = createMemoryStore({
+  const storeOptions: MemoryStoreOptions = {
     limits: { maxValueBytes: 16_384, maxKeys: 256, maxSessionBytes: 262_144, maxSessionsPerUser: null },
     indexedKeys: ['tenant'],
     touchIntervalMs: 0,
     clock: () => now,
     sweepIntervalMs: 60_000,
     ...options
-  })
+  }
+  const backend = createMemoryBackend(storeOptions)
+  const store = checkedStore(backend, storeOptions)
+  backends.set(store, backend)
   return { store, advance: (ms) => { now += ms } }
 }
 
@@ -99,7 +106,7 @@ t.test('tombstones of rotated handles are dropped after the grace period', async
   const { store, advance } = setup()
   t.teardown(() => store.close())
   const { handle } = await store.create(input({}, { idleTtlMs: 3_600_000, absoluteTtlMs: 3_600_000 }))
-  await store.rotate(handle, newHandle(), {})
+  await store.rotate(handle, newTokenInShard(shardOf(handle)).handle, {})
   t.equal(memoryStoreStats(store).tombstones, 1)
   advance(ROTATION_GRACE_MS)
   await store.ping()

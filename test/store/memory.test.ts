@@ -1,6 +1,6 @@
 /** The Store conformance suite against the in-memory backend. */
 import t from 'tap'
-import { createMemoryStore } from '../../src/store/memory.js'
+import { createMemoryStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
 import { runStoreConformance } from './conformance.js'
 

@@ -8,7 +8,7 @@
  */
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { createRedisStore } from '../../src/store/redis.js'
+import { createRedisStore } from '../../src/store/index.js'
 import type { CreateSessionInput, SessionRecord, Store } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'

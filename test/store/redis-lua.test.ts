@@ -1,5 +1,5 @@
 /**
- * The Lua helpers (src/store/scripts/lib.lua) and how scripts get them. In a
+ * The Lua helpers (src/store/redis/scripts/lib.lua) and how scripts get them. In a
  * real Redis, where they run: the `all` member that entryOf splices from @m
  * must be byte-identical to cjson's encoding of the whole entry, which
  * members written before (and pruning's decode) rely on.
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
-import { libDefinitions, withLib } from '../../src/store/redis-scripts.js'
+import { libDefinitions, withLib } from '../../src/store/redis/scripts.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 
 const server = await startRedisServer()
@@ -18,7 +18,7 @@ t.teardown(() => {
   client.disconnect()
 })
 
-const lib = libDefinitions(readFileSync(new URL('../../src/store/scripts/lib.lua', import.meta.url), 'utf8'))
+const lib = libDefinitions(readFileSync(new URL('../../src/store/redis/scripts/lib.lua', import.meta.url), 'utf8'))
 
 // ARGV: handle, userId? ('' or '='..userId), k1, v1, ... Reply: {spliced, cjson's}.
 const ENTRY = withLib(lib, `

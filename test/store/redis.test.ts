@@ -4,7 +4,7 @@
  * key prefix, so each case sees an empty store.
  */
 import t from 'tap'
-import { createRedisStore } from '../../src/store/redis.js'
+import { createRedisStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { runStoreConformance } from './conformance.js'

@@ -13,9 +13,10 @@
 import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
-import { createMemoryStore, memoryStoreStats } from '../../src/store/memory.js'
-import { createRedisStore } from '../../src/store/redis.js'
-import { SHARDS, shardPrefix } from '../../src/store/redis-keys.js'
+import { checkedStore } from '../../src/store/checked.js'
+import { createRedisStore } from '../../src/store/index.js'
+import { createMemoryBackend, type MemoryBackend, type MemoryStoreStats } from '../../src/store/memory/index.js'
+import { SHARDS, shardPrefix } from '../../src/store/redis/keys.js'
 import type { Store } from '../../src/store/types.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
@@ -32,6 +33,15 @@ t.teardown(async () => {
 
 type BackendName = 'memory' | 'redis'
 let prefixes = 0
+const memoryBackends = new Map<Store, MemoryBackend>()
+const memoryStoreStats = (store: Store): MemoryStoreStats => (memoryBackends.get(store) as MemoryBackend).stats()
+
+function memoryStore(options: Parameters<typeof createMemoryBackend>[0]): Store {
+  const backend = createMemoryBackend(options)
+  const store = checkedStore(backend, options)
+  memoryBackends.set(store, backend)
+  return store
+}
 
 /** A store with INDEXED_KEYS=tenant on the named backend; for Redis also its key prefix. */
 function makeStore(backend: BackendName, clock: FakeClock): { store: Store; prefix: string } {
@@ -39,7 +49,7 @@ function makeStore(backend: BackendName, clock: FakeClock): { store: Store; pref
   const prefix = `scale${prefixes++}:`
   const store =
     backend === 'memory'
-      ? createMemoryStore(options)
+      ? memoryStore(options)
       : createRedisStore({ ...options, connection: { mode: 'single', url: server.url }, keyPrefix: prefix, commandTimeoutMs: 10_000, waitReplicas: 0 })
   stores.push(store)
   return { store, prefix }

@@ -6,8 +6,8 @@
  * leaving the user with no session although both logins succeeded).
  */
 import t from 'tap'
-import { createMemoryStore } from '../../src/store/memory.js'
-import { createRedisStore } from '../../src/store/redis.js'
+import { createMemoryStore } from '../../src/store/index.js'
+import { createRedisStore } from '../../src/store/index.js'
 import type { SessionRecord, Store, StoreOptions } from '../../src/store/types.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'

@@ -1,6 +1,6 @@
 /**
  * The Redis backend: one hash per session, index sets per shard, and one Lua
- * script per atomic operation (src/store/scripts, assembled by redis-scripts.ts,
+ * script per atomic operation (src/store/redis/scripts, assembled by redis-scripts.ts,
  * key layout in redis-keys.ts).
  * Single-session operations are one EVALSHA; multi-session ones run a script
  * over a list of shards: once with all of them on one node, once per shard
@@ -8,23 +8,15 @@
  */
 import { readFileSync } from 'node:fs'
 import type { ChainableCommander } from 'ioredis'
-import type { RedisConnection } from './types.js'
-import { AppError } from '../errors.js'
-import { HANDLE_PATTERN, shardOf } from '../tokens.js'
-import { createRedisClient, readinessGate, storeError, unavailable, type RedisClient } from './redis-client.js'
-import { list, metaOfRow, nullableText, num, okReply, recordOf, text } from './redis-replies.js'
-import { SHARDS, sessionKey, shardPrefix } from './redis-keys.js'
-import { libDefinitions, withLib } from './redis-scripts.js'
-import { assertDataKey, encodeBatch, encodeData, encodeValue, indexText, initialMeta, parseStoredValue, type EncodedBatch } from './rules.js'
-import {
-  ROTATION_GRACE_MS,
-  type SessionData,
-  type SessionMeta,
-  type SessionRecord,
-  type Store,
-  type StoreOptions,
-  type WriteOptions
-} from './types.js'
+import type { RedisConnection } from '../types.js'
+import { shardOf } from '../../tokens.js'
+import type { Backend, EncodedBatch } from '../backend.js'
+import { createRedisClient, readinessGate, storeError, unavailable, type RedisClient } from './client.js'
+import { list, metaOfRow, nullableText, num, okReply, recordOf, text } from './replies.js'
+import { SHARDS, sessionKey, shardPrefix } from './keys.js'
+import { libDefinitions, withLib } from './scripts.js'
+import { initialMeta, parseStoredValue } from '../rules.js'
+import { ROTATION_GRACE_MS, type SessionData, type SessionMeta, type SessionRecord, type StoreOptions, type WriteOptions } from '../types.js'
 
 export interface RedisStoreOptions extends StoreOptions {
   readonly connection: RedisConnection
@@ -79,15 +71,8 @@ function scriptMethod<R>(target: RedisClient | ChainableCommander, name: ScriptN
 }
 /** Optional script arguments: '' for none, else '=' and the value (so '' stays a value). */
 const opt = (value: string | number | null | undefined): string => (value === null || value === undefined ? '' : `=${value}`)
-/** Least recently used first: lowest lastSeenAt, then createdAt, then handle. */
-function byLeastRecentUse(a: SessionMeta, b: SessionMeta): number {
-  return a.lastSeenAt - b.lastSeenAt || a.createdAt - b.createdAt || (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0)
-}
-/** Binding order: authenticatedAt (when the user was bound), then handle. */
-function byBinding(a: SessionMeta, b: SessionMeta): number {
-  return (a.authenticatedAt ?? 0) - (b.authenticatedAt ?? 0) || (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0)
-}
-export function createRedisStore(options: RedisStoreOptions): Store {
+
+export function createRedisBackend(options: RedisStoreOptions): Backend {
   const { limits, commandTimeoutMs, waitReplicas, keyPrefix: prefix } = options
   const { touchIntervalMs } = options
   const clock = options.clock ?? Date.now
@@ -186,35 +171,6 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     return replies.flatMap((reply) => list(reply).map(metaOfRow))
   }
 
-  /**
-   * MAX_SESSIONS_PER_USER: ends the user's least recently used sessions beyond it, never `keep`
-   * and never one bound after it (that binding runs this step itself). This step follows the
-   * login's script, so without that rule two concurrent logins at the limit ended each other.
-   */
-  async function enforceUserLimit(userId: string, keep: string): Promise<void> {
-    const max = limits.maxSessionsPerUser
-    if (max === null) return
-    const sessions = await userSessions(userId)
-    if (sessions.length <= max) return
-    const kept = sessions.find((s) => s.handle === keep)
-    // Already ended (by a later login's limit or a logout-all): that call did the enforcing.
-    if (kept === undefined) return
-    const victims = sessions
-      .filter((s) => s.handle !== keep && byBinding(s, kept) < 0)
-      .sort(byLeastRecentUse)
-      .slice(0, sessions.length - max)
-    await destroyHandles(victims.map((s) => s.handle))
-  }
-
-  function assertIndexed(key: string): void {
-    if (!indexed.has(key)) throw new AppError('validation_failed', `"${key}" is not an indexed key`)
-  }
-
-  /** The script argument for a written value: '=' + its index text when it is indexed, else ''. */
-  function indexArg(key: string, json: string): string {
-    return indexed.has(key) ? opt(indexText(json)) : ''
-  }
-
   async function write(handle: string, batch: EncodedBatch, options: WriteOptions, reply: 'version' | 'record'): Promise<unknown[]> {
     const args: Arg[] = [
       prefix,
@@ -229,7 +185,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       batch.del.length,
       batch.incr.length
     ]
-    for (const [key, json] of batch.set) args.push(key, json, indexArg(key, json))
+    for (const { key, text, indexValue } of batch.set) args.push(key, text, opt(indexValue))
     args.push(...batch.del)
     for (const [key, by] of batch.incr) args.push(key, by, indexed.has(key) ? '1' : '0')
     return okReply(await run('write', [sessionKey(prefix, handle)], args))
@@ -245,11 +201,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     kind: 'redis',
 
     async create(input) {
-      const { entries, bytes } = encodeData(input.data, limits)
+      const { entries, bytes } = input
       const pairs: string[] = []
-      for (const [key, json] of [...entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        const value = indexed.has(key) ? indexText(json) : null
-        if (value !== null) pairs.push(key, value)
+      for (const { key, indexValue } of [...entries].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+        if (indexValue !== null) pairs.push(key, indexValue)
       }
       const now = clock()
       const reply = await run('create', [sessionKey(prefix, input.handle)], [
@@ -264,55 +219,42 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         bytes,
         CREATE_PRUNE_BUDGET,
         entries.length,
-        ...entries.flat(),
+        ...entries.flatMap(({ key, text }) => [key, text]),
         ...pairs
       ])
       okReply(reply)
       const data = Object.create(null) as SessionData
-      for (const [key, json] of entries) data[key] = parseStoredValue(json)
-      const record: SessionRecord = { ...initialMeta(input, now), data }
-      if (input.userId !== null) await enforceUserLimit(input.userId, input.handle)
-      return record
+      for (const { key, text } of entries) data[key] = parseStoredValue(text)
+      return { ...initialMeta(input, now), data }
     },
 
     get: (handle, options) => read(handle, options.touch),
 
     async getKey(handle, key, options) {
-      assertDataKey(key)
       const reply = await run('readKey', [sessionKey(prefix, handle)], [prefix, handle, clock(), options.touch ? '1' : '0', touchIntervalMs, key])
       const [version, json] = okReply(reply)
       const stored = nullableText(json)
       return { value: stored === null ? undefined : parseStoredValue(stored), version: num(version) }
     },
 
-    async setKey(handle, key, value, options) {
-      assertDataKey(key)
-      const json = encodeValue(key, value, limits)
-      const [version] = await write(handle, { set: [[key, json]], del: [], incr: [] }, options, 'version')
+    async setKey(handle, entry, options) {
+      const [version] = await write(handle, { set: [entry], del: [], incr: [] }, options, 'version')
       return num(version)
     },
 
     async deleteKey(handle, key, options) {
-      assertDataKey(key)
       const [version] = await write(handle, { set: [], del: [key], incr: [] }, options, 'version')
       return num(version)
     },
 
-    async patch(handle, ops, options) {
-      const [flat] = await write(handle, encodeBatch(ops, limits), options, 'record')
+    async patch(handle, batch, options) {
+      const [flat] = await write(handle, batch, options, 'record')
       return recordOf(handle, flat)
     },
 
-    async destroy(handle) {
-      return (await destroyHandles([handle])) > 0
-    },
+    destroy: destroyHandles,
 
     async rotate(handle, newHandle, options) {
-      if (shardOf(newHandle) !== shardOf(handle)) {
-        // A caller bug, but a gone session still answers as gone.
-        await read(handle, false)
-        throw new Error('a rotation must stay in its shard (tokens.newTokenInShard)')
-      }
       const reply = await runRevocation('rotate', [sessionKey(prefix, handle), sessionKey(prefix, newHandle)], [
         prefix,
         handle,
@@ -322,25 +264,17 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         ROTATION_GRACE_MS
       ])
       const [flat] = okReply(reply)
-      const record = recordOf(newHandle, flat)
-      if (options.userId !== undefined) await enforceUserLimit(options.userId, newHandle)
-      return record
+      return recordOf(newHandle, flat)
     },
 
-    async listUserSessions(userId) {
-      const sessions = await userSessions(userId)
-      return sessions.sort((a, b) => byLeastRecentUse(b, a))
-    },
+    listUserSessions: userSessions,
 
     async revokeUserSessions(userId, options) {
       return revokeAll('revokeUser', () => [prefix, clock(), userId, opt(options.exceptHandle), CHUNK])
     },
 
     async listByIndex(key, value, options) {
-      assertIndexed(key)
       const { limit, cursor } = options
-      if (!Number.isSafeInteger(limit) || limit < 1) throw new AppError('validation_failed', 'limit must be a positive integer')
-      if (cursor !== null && !HANDLE_PATTERN.test(cursor)) throw new AppError('validation_failed', 'cursor is not one this service issued')
       const shards = cursor === null ? SHARDS : SHARDS.slice(SHARDS.indexOf(shardOf(cursor)))
       const replies = await overShards('listIndex', shards, () => [prefix, clock(), key, value, opt(cursor), limit + 1, CHUNK])
       const rows = replies.flatMap(list).slice(0, limit + 1)
@@ -350,12 +284,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
 
     async revokeByIndex(key, value) {
-      assertIndexed(key)
       return revokeAll('revokeIndex', () => [prefix, clock(), key, value, CHUNK])
     },
 
     async countSessions(byKey) {
-      if (byKey !== undefined) assertIndexed(byKey)
       let total = 0
       const by: Record<string, number> = Object.create(null) as Record<string, number>
       await Promise.all(

@@ -1,5 +1,5 @@
 /**
- * Assembles the Lua scripts (src/store/scripts): each gets the definitions of
+ * Assembles the Lua scripts (src/store/redis/scripts): each gets the definitions of
  * lib.lua it uses, directly or through others, not the whole file. Redis runs
  * a script's whole text on every call, so every helper a script carries costs
  * a closure, and its garbage, on each call.

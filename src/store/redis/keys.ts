@@ -14,7 +14,7 @@
  *
  * "=" cannot appear in a data key, so `<key>=<value>` is unambiguous.
  */
-import { shardOf } from '../tokens.js'
+import { shardOf } from '../../tokens.js'
 
 /** The 64 shards in handle (byte) order, so that walking them in order walks handles in order. */
 export const SHARDS: readonly string[] = [...'-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz']

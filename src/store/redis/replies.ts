@@ -1,11 +1,11 @@
 /**
- * Parsing of the Lua scripts' replies (src/store/scripts): statuses become
+ * Parsing of the Lua scripts' replies (src/store/redis/scripts): statuses become
  * AppErrors, session hashes and listing rows become records. Anything of an
  * unexpected shape is a bug, thrown as a plain Error (an internal error).
  */
-import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.js'
-import { parseStoredValue } from './rules.js'
-import type { SessionData, SessionMeta, SessionRecord } from './types.js'
+import { AppError, ERROR_STATUS, type ErrorCode } from '../../errors.js'
+import { parseStoredValue } from '../rules.js'
+import type { SessionData, SessionMeta, SessionRecord } from '../types.js'
 
 const AT = '@'.charCodeAt(0)
 

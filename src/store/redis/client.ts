@@ -6,8 +6,8 @@
  * that surfaces as store_unavailable.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import type { RedisConnection } from './types.js'
-import { AppError } from '../errors.js'
+import type { RedisConnection } from '../types.js'
+import { AppError } from '../../errors.js'
 
 export type RedisClient = Redis | Cluster
 

@@ -1,0 +1,107 @@
+/**
+ * checkedStore(backend): the Store every caller uses. It applies, once, the
+ * rules both backends share (src/store/rules.ts), so that a backend only
+ * stores: inputs are validated and encoded before a backend sees them,
+ * user listings are put in one order, and the per-user limit picks its
+ * victims here and has the backend end them.
+ */
+import { shardOf } from '../tokens.js'
+import type { Backend } from './backend.js'
+import {
+  assertDataKey,
+  assertIndexedKey,
+  assertPage,
+  byMostRecentUse,
+  encodeBatch,
+  encodeData,
+  encodeEntry,
+  userLimitVictims
+} from './rules.js'
+import type { SessionRecord, Store, StoreOptions } from './types.js'
+
+/** Runs the synchronous checks of a call, so that a refused input is a rejection like any other failure. */
+function checkedCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call()
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+  }
+}
+
+export function checkedStore(backend: Backend, options: StoreOptions): Store {
+  const { limits } = options
+  const indexedKeys: ReadonlySet<string> = new Set(options.indexedKeys)
+
+  /** MAX_SESSIONS_PER_USER, after `handle` was bound to `userId` (see userLimitVictims). */
+  async function enforceUserLimit(record: SessionRecord): Promise<SessionRecord> {
+    if (limits.maxSessionsPerUser === null || record.userId === null) return record
+    const victims = userLimitVictims(await backend.listUserSessions(record.userId), record.handle, limits.maxSessionsPerUser)
+    if (victims.length > 0) await backend.destroy(victims)
+    return record
+  }
+
+  return {
+    kind: backend.kind,
+
+    create: (input) => checkedCall(async () => {
+      const { entries, bytes } = encodeData(input.data, limits, indexedKeys)
+      const { handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip } = input
+      const record = await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes })
+      return input.userId === null ? record : enforceUserLimit(record)
+    }),
+
+    get: (handle, access) => backend.get(handle, access),
+
+    getKey: (handle, key, access) => checkedCall(() => {
+      assertDataKey(key)
+      return backend.getKey(handle, key, access)
+    }),
+
+    setKey: (handle, key, value, write) => checkedCall(() => {
+      assertDataKey(key)
+      return backend.setKey(handle, encodeEntry(key, value, limits, indexedKeys), write)
+    }),
+
+    deleteKey: (handle, key, write) => checkedCall(() => {
+      assertDataKey(key)
+      return backend.deleteKey(handle, key, write)
+    }),
+
+    patch: (handle, ops, write) => checkedCall(() => backend.patch(handle, encodeBatch(ops, limits, indexedKeys), write)),
+
+    destroy: async (handle) => (await backend.destroy([handle])) > 0,
+
+    rotate: (handle, newHandle, rotation) => checkedCall(async () => {
+      if (shardOf(newHandle) !== shardOf(handle)) {
+        // A caller bug, but a gone session still answers as gone.
+        await backend.get(handle, { touch: false })
+        throw new Error('a rotation must stay in its shard (tokens.newTokenInShard)')
+      }
+      const record = await backend.rotate(handle, newHandle, rotation)
+      return rotation.userId === undefined ? record : enforceUserLimit(record)
+    }),
+
+    listUserSessions: async (userId) => (await backend.listUserSessions(userId)).sort(byMostRecentUse),
+
+    revokeUserSessions: (userId, revocation) => backend.revokeUserSessions(userId, revocation),
+
+    listByIndex: (key, value, page) => checkedCall(() => {
+      assertIndexedKey(key, indexedKeys)
+      assertPage(page.limit, page.cursor)
+      return backend.listByIndex(key, value, page)
+    }),
+
+    revokeByIndex: (key, value) => checkedCall(() => {
+      assertIndexedKey(key, indexedKeys)
+      return backend.revokeByIndex(key, value)
+    }),
+
+    countSessions: (byKey) => checkedCall(() => {
+      if (byKey !== undefined) assertIndexedKey(byKey, indexedKeys)
+      return backend.countSessions(byKey)
+    }),
+
+    ping: () => backend.ping(),
+    close: () => backend.close()
+  }
+}
