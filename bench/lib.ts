@@ -481,7 +481,7 @@ export async function createSessions(baseUrl: string, apiKey: string, count: num
   return fixtures
 }
 
-/** The session hash's Redis key (src/store/redis-keys.ts), for the `thin` baseline. */
+/** The session hash's Redis key (src/store/redis/keys.ts), for the `thin` baseline. */
 export const sessionKeyOf = (handle: string): string => `${KEY_PREFIX}{${handle.charAt(0)}}:s:${handle}`
 
 // ---- load -----------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ const ACTIVITIES: readonly Activity[] = [
   { label: 'data encoding + limits (src/store/rules.ts)', match: (_fn, where) => where.startsWith('src/store/rules.ts') },
   { label: 'Redis: sending the command (ioredis)', match: (fn, where) => fn === 'sendCommand' && where.startsWith('ioredis/') },
   { label: 'Redis: reading the reply (ioredis)', match: (fn, where) => fn === 'returnReply' && where.startsWith('ioredis/') },
-  { label: 'decoding the session record', match: (fn, where) => where.startsWith('src/store/redis-replies.ts') || (fn === 'snapshotRecord' && where.startsWith('src/')) },
+  { label: 'decoding the session record', match: (fn, where) => where.startsWith('src/store/redis/replies.ts') || (fn === 'snapshotRecord' && where.startsWith('src/')) },
   { label: 'building the response object', match: (fn, where) => where.startsWith('src/http/session-json.ts') && fn !== 'setEtag' },
   { label: 'serializing the response (JSON.stringify)', match: (fn, where) => fn === 'serialize' && where.startsWith('fastify/lib/reply') },
   { label: 'writing the response (socket)', match: (fn, where) => fn === 'writePayload' && where.startsWith('fastify/') },

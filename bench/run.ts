@@ -156,7 +156,7 @@ async function measureBytes(redis: RedisProcess, service: HttpProcess, secrets: 
   }
 }
 
-/** Which part of the layout (src/store/redis-keys.ts) the memory goes to. */
+/** Which part of the layout (src/store/redis/keys.ts) the memory goes to. */
 function keyKind(key: string): string {
   const m = /^[^{]*\{.\}:(s|all|u|i|v|r):?/.exec(key)
   const kinds: Record<string, string> = { s: 'session hash', all: 'expiry index (all)', u: 'user index', i: 'tenant index', v: 'index values', r: 'rotation tombstones' }
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
     const payloadFile = join(tmp.path, 'hello.json')
     await writeFile(payloadFile, sampleBody)
     if ((await redis.admin.exists(sessionKeyOf(redisFixtures[0]?.handle ?? ''))) !== 1) {
-      throw new Error('the session hash is not where bench/lib.ts sessionKeyOf expects it: update it to src/store/redis-keys.ts')
+      throw new Error('the session hash is not where bench/lib.ts sessionKeyOf expects it: update it to src/store/redis/keys.ts')
     }
 
     const memoryPort = await freePort()
