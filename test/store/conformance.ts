@@ -23,27 +23,9 @@ import {
   type StoreOptions
 } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
+import { fakeClock, type FakeClock } from '../helpers/clock.js'
 
 export type MakeStore = (options: StoreOptions) => Promise<Store>
-
-/** A clock for one store: starts at Date.now() and only moves when told to, forward. */
-export interface FakeClock {
-  readonly now: () => number
-  /** Moves forward by `ms` and returns the new time. */
-  readonly advance: (ms: number) => number
-}
-
-export function fakeClock(start: number = Date.now()): FakeClock {
-  let current = start
-  return {
-    now: () => current,
-    advance: (ms: number): number => {
-      if (!Number.isFinite(ms) || ms < 0) throw new Error('the fake clock only moves forward')
-      current += ms
-      return current
-    }
-  }
-}
 
 export const IDLE_MS = 600_000
 export const ABSOLUTE_MS = 3_600_000
