@@ -24,18 +24,9 @@ import {
 } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { fakeClock, type FakeClock } from '../helpers/clock.js'
+import { ABSOLUTE_MS, DEFAULT_LIMITS, IDLE_MS } from '../helpers/store.js'
 
 export type MakeStore = (options: StoreOptions) => Promise<Store>
-
-export const IDLE_MS = 600_000
-export const ABSOLUTE_MS = 3_600_000
-
-export const DEFAULT_LIMITS: StoreLimits = {
-  maxValueBytes: 16 * 1024,
-  maxKeys: 256,
-  maxSessionBytes: 256 * 1024,
-  maxSessionsPerUser: null
-}
 
 export interface FixtureOptions {
   readonly limits?: Partial<StoreLimits>

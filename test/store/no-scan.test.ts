@@ -13,7 +13,7 @@ import type { CreateSessionInput, SessionRecord, Store } from '../../src/store/t
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { fakeClock } from '../helpers/clock.js'
-import { DEFAULT_LIMITS } from './conformance.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const server = await startRedisServer()
 const admin = new Redis(server.url)

@@ -20,7 +20,7 @@ import type { Store } from '../../src/store/types.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { fakeClock, type FakeClock } from '../helpers/clock.js'
-import { DEFAULT_LIMITS } from './conformance.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const server = await startRedisServer()
 const admin = new Redis(server.url)

@@ -12,7 +12,7 @@ import type { SessionRecord, Store, StoreOptions } from '../../src/store/types.j
 import { handleOf, newToken } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { fakeClock } from '../helpers/clock.js'
-import { DEFAULT_LIMITS } from './conformance.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const server = await startRedisServer()
 const stores: Store[] = []
