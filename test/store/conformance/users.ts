@@ -2,7 +2,8 @@
  * Users: the user index (listUserSessions), revokeUserSessions and
  * maxSessionsPerUser, through create, rotation, expiry and races.
  */
-import { metaOf, norm, notFound, rotationTarget, type Cases } from './fixture.js'
+import type { SessionRecord } from '../../../src/store/types.js'
+import { metaOf, norm, notFound, rotationTarget, type Cases, type Fixture, type Setup } from './fixture.js'
 
 /** The 'user index' cases. listUserSessions: a user's live sessions. */
 export const userIndexTests: Cases = (t, setup) => {
@@ -116,13 +117,19 @@ export const revokeUserSessionsTests: Cases = (t, setup) => {
   })
 }
 
+/** A store with maxSessionsPerUser 2 and user u1 at it: session a, then b a second later. */
+async function userAtLimit(setup: Setup): Promise<Fixture & { readonly a: SessionRecord; readonly b: SessionRecord }> {
+  const fixture = await setup({ limits: { maxSessionsPerUser: 2 } })
+  const a = await fixture.create({ userId: 'u1' })
+  fixture.clock.advance(1000)
+  const b = await fixture.create({ userId: 'u1' })
+  return { ...fixture, a, b }
+}
+
 /** The 'maxSessionsPerUser' cases. A login over the limit ends the least recently used session. */
 export const maxSessionsPerUserTests: Cases = (t, setup) => {
   t.test('a third login ends the least recently used session', async (t) => {
-    const { store, create, clock } = await setup({ limits: { maxSessionsPerUser: 2 } })
-    const a = await create({ userId: 'u1' })
-    clock.advance(1000)
-    const b = await create({ userId: 'u1' })
+    const { store, create, clock, a, b } = await userAtLimit(setup)
     clock.advance(1000)
     await store.get(a.handle, { touch: true }) // a is now the most recently used
     const other = await create({ userId: 'u2' })
@@ -137,10 +144,7 @@ export const maxSessionsPerUserTests: Cases = (t, setup) => {
   })
 
   t.test('binding by rotation also ends the least recently used session', async (t) => {
-    const { store, create, clock } = await setup({ limits: { maxSessionsPerUser: 2 } })
-    const a = await create({ userId: 'u1' })
-    clock.advance(1000)
-    const b = await create({ userId: 'u1' })
+    const { store, create, clock, a, b } = await userAtLimit(setup)
     const anon = await create()
     clock.advance(1000)
     const target = rotationTarget(anon.handle)
@@ -150,10 +154,7 @@ export const maxSessionsPerUserTests: Cases = (t, setup) => {
   })
 
   t.test('rotating a session already bound to the user ends nothing', async (t) => {
-    const { store, create, clock } = await setup({ limits: { maxSessionsPerUser: 2 } })
-    const a = await create({ userId: 'u1' })
-    clock.advance(1000)
-    const b = await create({ userId: 'u1' })
+    const { store, clock, a, b } = await userAtLimit(setup)
     clock.advance(1000)
     const t1 = rotationTarget(b.handle)
     await store.rotate(b.handle, t1, {})
