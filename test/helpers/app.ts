@@ -63,12 +63,6 @@ export function forEachBackend(root: Test, cases: (t: Test, h: Harness) => Promi
   }
 }
 
-/** A clock for tests: starts now and only moves when told. */
-export function fakeClock(start = Date.now()): { now: () => number; advance: (ms: number) => void } {
-  let current = start
-  return { now: () => current, advance: (ms) => { current += ms } }
-}
-
 export function json<T = Record<string, unknown>>(res: LightMyRequestResponse): T {
   return res.json<T>()
 }

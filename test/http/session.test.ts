@@ -5,7 +5,8 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createStore } from '../../src/store/index.js'
 import { handleOf, newToken } from '../../src/tokens.js'
-import { BASE_ENV, createSession, fakeClock, forEachBackend, service } from '../helpers/app.js'
+import { BASE_ENV, createSession, forEachBackend, service } from '../helpers/app.js'
+import { fakeClock } from '../helpers/clock.js'
 
 const cookieOf = (token: string) => ({ cookie: `sid=${token}` })
 const setCookie = (res: LightMyRequestResponse): string => String(res.headers['set-cookie'] ?? '')

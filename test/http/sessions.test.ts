@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { admin, createSession, fakeClock, forEachBackend, service } from '../helpers/app.js'
+import { admin, createSession, forEachBackend, service } from '../helpers/app.js'
+import { fakeClock } from '../helpers/clock.js'
 
 
 forEachBackend(t, async (t, h) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { admin, createSession, fakeClock, forEachBackend, service } from '../helpers/app.js'
+import { admin, createSession, forEachBackend, service } from '../helpers/app.js'
+import { fakeClock } from '../helpers/clock.js'
 
 const cookieOf = (token: string) => ({ cookie: `sid=${token}` })
 const codeOf = (res: LightMyRequestResponse): string => res.json<{ code: string }>().code

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { createMemoryStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
-import { runStoreConformance } from './conformance.js'
+import { runStoreConformance } from './conformance/index.js'
 
 const stores: Store[] = []
 t.teardown(async () => {

@@ -12,7 +12,8 @@ import { createRedisStore } from '../../src/store/index.js'
 import type { CreateSessionInput, SessionRecord, Store } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
-import { DEFAULT_LIMITS, fakeClock } from './conformance.js'
+import { fakeClock } from '../helpers/clock.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const server = await startRedisServer()
 const admin = new Redis(server.url)

@@ -11,7 +11,7 @@ import { createRedisStore } from '../../src/store/index.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import type { Store } from '../../src/store/types.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
-import { runStoreConformance } from './conformance.js'
+import { runStoreConformance } from './conformance/index.js'
 
 const nodes: RedisServer[] = []
 const stores: Store[] = []

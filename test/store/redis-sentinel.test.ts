@@ -10,7 +10,7 @@ import { Redis } from 'ioredis'
 import { createRedisStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
 import { freePort, startRedisServer } from '../helpers/redis-server.js'
-import { runStoreConformance } from './conformance.js'
+import { runStoreConformance } from './conformance/index.js'
 
 const server = await startRedisServer()
 const sentinelPort = await freePort()

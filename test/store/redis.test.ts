@@ -7,7 +7,7 @@ import t from 'tap'
 import { createRedisStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
 import { startRedisServer } from '../helpers/redis-server.js'
-import { runStoreConformance } from './conformance.js'
+import { runStoreConformance } from './conformance/index.js'
 
 const server = await startRedisServer()
 const stores: Store[] = []

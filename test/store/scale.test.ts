@@ -20,7 +20,8 @@ import { SHARDS, shardPrefix } from '../../src/store/redis/keys.js'
 import type { Store } from '../../src/store/types.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
-import { DEFAULT_LIMITS, fakeClock, type FakeClock } from './conformance.js'
+import { fakeClock, type FakeClock } from '../helpers/clock.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const server = await startRedisServer()
 const admin = new Redis(server.url)

@@ -11,7 +11,8 @@ import { createRedisStore } from '../../src/store/index.js'
 import type { SessionRecord, Store, StoreOptions } from '../../src/store/types.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
-import { DEFAULT_LIMITS, fakeClock } from './conformance.js'
+import { fakeClock } from '../helpers/clock.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const server = await startRedisServer()
 const stores: Store[] = []

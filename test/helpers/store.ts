@@ -1,0 +1,15 @@
+/**
+ * What a store test builds its stores with unless it says otherwise: the
+ * store suite's defaults, shared with the store tests that build their own.
+ */
+import type { StoreLimits } from '../../src/store/types.js'
+
+export const IDLE_MS = 600_000
+export const ABSOLUTE_MS = 3_600_000
+
+export const DEFAULT_LIMITS: StoreLimits = {
+  maxValueBytes: 16 * 1024,
+  maxKeys: 256,
+  maxSessionBytes: 256 * 1024,
+  maxSessionsPerUser: null
+}
