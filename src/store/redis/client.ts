@@ -1,9 +1,9 @@
 /**
- * The ioredis client for a RedisConnection, and how its failures reach
- * callers. Every mode is set up so that no request ever waits in an ioredis
- * queue: commands fail at once while the connection is down, time out after
- * `commandTimeoutMs`, and the client reconnects by itself forever; all of
- * that surfaces as store_unavailable.
+ * The ioredis client for a RedisConnection, how its failures reach callers,
+ * and how it closes. Every mode is set up so that no request ever waits in an
+ * ioredis queue: commands fail at once while the connection is down, time out
+ * after `commandTimeoutMs`, and the client reconnects by itself forever; all
+ * of that surfaces as store_unavailable.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { RedisConnection } from '../types.js'
@@ -149,4 +149,19 @@ export function readinessGate(client: RedisClient, timeoutMs: number): () => Pro
     }
   }
   return () => (isReady() ? null : waitUntilReady())
+}
+
+/** QUIT, or after `timeoutMs` without an answer (Redis gone), a plain disconnect. */
+export async function closeClient(client: RedisClient, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs)
+  })
+  const quit = client.quit().then(
+    () => true,
+    () => false
+  )
+  const clean = await Promise.race([quit, timedOut])
+  clearTimeout(timer)
+  if (!clean) client.disconnect()
 }

@@ -1,11 +1,40 @@
 /**
- * Assembles the Lua scripts (src/store/redis/scripts): each gets the definitions of
- * lib.lua it uses, directly or through others, not the whole file. Redis runs
- * a script's whole text on every call, so every helper a script carries costs
- * a closure, and its garbage, on each call.
+ * The Lua scripts (src/store/redis/scripts, one per atomic operation) and how
+ * they reach Redis: each is defined on the client as a command with the
+ * definitions of lib.lua it uses prepended, directly or through others, not
+ * the whole file. Redis runs a script's whole text on every call, so every
+ * helper a script carries costs a closure, and its garbage, on each call.
  */
+import { readFileSync } from 'node:fs'
+import type { ChainableCommander } from 'ioredis'
+import type { RedisClient } from './client.js'
 
-/** One top-level definition of lib.lua: the names it defines, and its text with the comment above it. */
+/** Every script by the name the backend calls it: its file, and how many of its arguments are keys. */
+const SCRIPTS = {
+  create: { file: 'create.lua', keys: 1 },
+  read: { file: 'read.lua', keys: 1 },
+  readKey: { file: 'read-key.lua', keys: 1 },
+  write: { file: 'write.lua', keys: 1 },
+  destroy: { file: 'destroy.lua', keys: 1 },
+  rotate: { file: 'rotate.lua', keys: 2 },
+  listUser: { file: 'list-user.lua', keys: 1 },
+  revokeUser: { file: 'revoke-user.lua', keys: 1 },
+  listIndex: { file: 'list-index.lua', keys: 1 },
+  revokeIndex: { file: 'revoke-index.lua', keys: 1 },
+  count: { file: 'count.lua', keys: 1 }
+} as const
+
+export type ScriptName = keyof typeof SCRIPTS
+export type Arg = string | number
+/** Runs a script with its keys (KEYS) and its other arguments (ARGV); resolves to its reply. */
+export type Run = (name: ScriptName, keys: readonly string[], args: readonly Arg[]) => Promise<unknown>
+/** The scripts as methods of the client: keys first, then the other arguments. */
+export type ScriptMethods = Readonly<Record<ScriptName, (...args: Arg[]) => Promise<unknown>>>
+
+/** Optional script arguments: '' for none, else '=' and the value, so that '' stays a value (lib.lua `opt` reads them). */
+export const opt = (value: string | number | null | undefined): string => (value === null || value === undefined ? '' : `=${value}`)
+
+/** One top-level definition of a Lua library (lib.lua): the names it defines, and its text with the comment above it. */
 export interface LibDefinition {
   readonly names: readonly string[]
   readonly text: string
@@ -13,7 +42,7 @@ export interface LibDefinition {
 
 const DEFINITION = /^local\s+(?:function\s+(\w+)|([\w\s,]+?)\s*=)/
 
-/** lib.lua cut at its top-level `local` lines; comment and blank lines go with the definition below them. */
+/** A Lua library cut at its top-level `local` lines; comment and blank lines go with the definition below them. */
 export function libDefinitions(lib: string): LibDefinition[] {
   const definitions: { names: string[]; lines: string[] }[] = []
   let pending: string[] = []
@@ -27,7 +56,7 @@ export function libDefinitions(lib: string): LibDefinition[] {
     } else if (/^(--|\s*$)/.test(line)) {
       pending.push(line)
     } else if (current === undefined) {
-      throw new Error(`lib.lua: code before the first definition: ${line}`)
+      throw new Error(`a Lua library has code before the first definition: ${line}`)
     } else {
       // Inside a definition: blank lines and comments held back belong to it.
       current.lines.push(...pending, line)
@@ -46,7 +75,7 @@ function identifiers(text: string): Set<string> {
   return new Set(code.match(/[A-Za-z_]\w*/g))
 }
 
-/** The script preceded by the definitions it uses, directly or through others, in lib order. */
+/** The script preceded by the definitions it uses, directly or through others, in the definitions' order. */
 export function withLib(definitions: readonly LibDefinition[], script: string): string {
   const used = new Set<LibDefinition>()
   const visit = (text: string): void => {
@@ -60,4 +89,34 @@ export function withLib(definitions: readonly LibDefinition[], script: string): 
   }
   visit(script)
   return [...definitions.filter((definition) => used.has(definition)).map((definition) => definition.text), script].join('\n')
+}
+
+/** A Lua file, relative to this module (the build copies the scripts to the same place in dist/). */
+function readLua(path: string): string {
+  return readFileSync(new URL(path, import.meta.url), 'utf8')
+}
+
+/** What scripts may use, in the order a script gets it. */
+export function sharedDefinitions(): LibDefinition[] {
+  return libDefinitions(readLua('./scripts/lib.lua'))
+}
+
+const commandName = (name: ScriptName): string => `sessiond_${name}`
+
+/** A defined script as a method of the client or of a pipeline. */
+export function scriptMethod<R>(target: RedisClient | ChainableCommander, name: ScriptName): (...args: Arg[]) => R {
+  const method = (target as unknown as Record<string, ((...args: Arg[]) => R) | undefined>)[commandName(name)]
+  if (method === undefined) throw new Error(`script ${name} is not defined`)
+  return method.bind(target)
+}
+
+/** Defines every script on the client and returns them as its methods, bound here so that a request calls one directly. */
+export function defineScripts(client: RedisClient): ScriptMethods {
+  const definitions = sharedDefinitions()
+  for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
+    client.defineCommand(commandName(name as ScriptName), { numberOfKeys: keys, lua: withLib(definitions, readLua(`./scripts/${file}`)) })
+  }
+  return Object.fromEntries(
+    Object.keys(SCRIPTS).map((name) => [name, scriptMethod<Promise<unknown>>(client, name as ScriptName)])
+  ) as ScriptMethods
 }
