@@ -1,4 +1,9 @@
 /**
+ * When the memory backend's sessions expire (see table.ts), so that dropping
+ * the expired ones visits only them.
+ */
+
+/**
  * Handles grouped by the second their session expires in, with a min-heap of
  * those seconds. Pruning pops only the seconds that have fully passed, so it
  * costs what expired (plus log(buckets) per second), never a scan of every

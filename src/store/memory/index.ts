@@ -4,15 +4,18 @@
  * tests and single-node use.
  *
  * Every method runs synchronously to completion inside atomically(), so each
- * behaves as one atomic step, as a Lua script does on Redis.
+ * behaves as one atomic step, as a Lua script does on Redis. This file applies
+ * the backend's rules to sessions (entry.ts) held in a table (table.ts) with
+ * their indexes (indexes.ts), and hands out snapshots of them.
  */
 import { AppError } from '../../errors.js'
 import { deepFreeze } from '../../freeze.js'
 import type { Backend, EncodedEntry } from '../backend.js'
 import { assertPrecondition, assertSessionFits, entryBytes, incrementText, indexText, initialMeta, parseStoredValue, refreshDue, slideExpiry } from '../rules.js'
 import { ROTATION_GRACE_MS, type AccessOptions, type SessionData, type SessionMeta, type SessionRecord, type StoreOptions, type WriteOptions } from '../types.js'
-import { createExpiryBuckets } from './expiry-buckets.js'
-import { createSortedHandles, type SortedHandles } from './sorted-handles.js'
+import { newEntry, type Entry } from './entry.js'
+import { createIndexes } from './indexes.js'
+import { createSessionTable } from './table.js'
 
 export interface MemoryStoreOptions extends StoreOptions {
   /** How often expired sessions and tombstones are dropped while nothing touches the store. */
@@ -20,29 +23,6 @@ export interface MemoryStoreOptions extends StoreOptions {
 }
 
 const DEFAULT_SWEEP_INTERVAL_MS = 5_000
-
-/** The mutable state of one session; never handed out (see snapshotMeta / snapshotRecord). */
-interface Entry {
-  handle: string
-  userId: string | null
-  version: number
-  authenticatedAt: number | null
-  readonly createdAt: number
-  lastSeenAt: number
-  expiresAt: number
-  readonly absoluteExpiresAt: number
-  readonly idleTtlMs: number
-  readonly userAgent: string | null
-  readonly ip: string | null
-  /** Data key to its JSON text, as Redis keeps it. */
-  readonly data: Map<string, string>
-  /** Indexed key to the value the session is filed under, as Redis keeps it in `@m`. */
-  readonly filed: Map<string, string>
-  /** data parsed and deeply frozen, shared by every record handed out until the next write; null when due to be rebuilt. */
-  view: SessionData | null
-  /** Sum of entryBytes over data, checked against maxSessionBytes. */
-  bytes: number
-}
 
 /** A data key and its new value (undefined to delete it). */
 type DataChange = readonly [key: string, entry: EncodedEntry | undefined]
@@ -64,137 +44,46 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
   const { limits, touchIntervalMs } = options
   const clock = options.clock ?? Date.now
   const indexedKeys: ReadonlySet<string> = new Set(options.indexedKeys)
-
-  const sessions = new Map<string, Entry>()
-  const expiry = createExpiryBuckets()
-  /** Rotated-away handle to the end of its grace period. Every grace is equally long, so insertion order is expiry order. */
-  const tombstones = new Map<string, number>()
-  const userHandles = new Map<string, Set<string>>()
-  /** Indexed key to value to the handles filed under it, in order, so that listings page by handle. */
-  const indexes = new Map<string, Map<string, SortedHandles>>([...indexedKeys].map((key) => [key, new Map()]))
+  const indexes = createIndexes(indexedKeys)
+  const table = createSessionTable(indexes)
   let closed = false
 
-  const sweep = setInterval(() => { settle(clock()) }, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS)
+  const sweep = setInterval(() => { table.settle(clock()) }, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS)
   sweep.unref()
-
-  /** Drops what ended in whole expiry seconds before now and stale tombstones: cost proportional to what expired. */
-  function prune(now: number): void {
-    if (now >= expiry.drainableAt()) {
-      for (const handle of expiry.drainEnded(now)) {
-        const entry = sessions.get(handle)
-        if (entry !== undefined) unlink(entry)
-      }
-    }
-    for (const [handle, until] of tombstones) {
-      if (until > now) break
-      tombstones.delete(handle)
-    }
-  }
-
-  /** prune, plus the partly expired current second: afterwards every entry held is live, so sizes are counts. */
-  function settle(now: number): void {
-    prune(now)
-    for (const handle of [...expiry.current(now)]) {
-      const entry = sessions.get(handle)
-      if (entry !== undefined && !isLive(entry, now)) unlink(entry)
-    }
-  }
 
   /** Runs one operation to completion: atomic, and a throw becomes a rejection. */
   function atomically<T>(operation: (now: number) => T): Promise<T> {
     try {
       if (closed) throw new AppError('store_unavailable', 'the memory store is closed')
       const now = clock()
-      prune(now)
+      table.prune(now)
       return Promise.resolve(operation(now))
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
   }
 
-  function isLive(entry: Entry, now: number): boolean {
-    return now < entry.expiresAt
-  }
-
-  /** The live session under handle, if any; an expired one found on the way is dropped. */
-  function findLive(handle: string, now: number): Entry | undefined {
-    const entry = sessions.get(handle)
-    if (entry === undefined) return undefined
-    if (isLive(entry, now)) return entry
-    unlink(entry)
-    return undefined
-  }
-
   function requireLive(handle: string, now: number): Entry {
-    const entry = findLive(handle, now)
+    const entry = table.findLive(handle, now)
     if (entry !== undefined) return entry
-    const graceEnd = tombstones.get(handle)
-    if (graceEnd !== undefined && now < graceEnd) throw new AppError('session_rotated', 'the session was rotated')
+    if (table.inGrace(handle, now)) throw new AppError('session_rotated', 'the session was rotated')
     throw new AppError('session_not_found', 'no such session')
   }
 
-  function fileUnder(handle: string, key: string, value: string): void {
-    const index = indexes.get(key)
-    if (index === undefined) return
-    const handles = index.get(value) ?? createSortedHandles()
-    index.set(value, handles)
-    handles.add(handle)
-  }
-
-  function unfileFrom(handle: string, key: string, value: string): void {
-    const handles = indexes.get(key)?.get(value)
-    if (handles === undefined) return
-    handles.delete(handle)
-    if (handles.size() === 0) indexes.get(key)?.delete(value)
-  }
-
-  /** Makes an entry reachable under its handle: session map, expiry bucket, user and secondary indexes. */
-  function link(entry: Entry): void {
-    sessions.set(entry.handle, entry)
-    expiry.add(entry.handle, entry.expiresAt)
-    if (entry.userId !== null) {
-      const handles = userHandles.get(entry.userId)
-      if (handles === undefined) userHandles.set(entry.userId, new Set([entry.handle]))
-      else handles.add(entry.handle)
-    }
-    for (const [key, value] of entry.filed) fileUnder(entry.handle, key, value)
-  }
-
-  /** The exact inverse of link: ends the session as far as every lookup is concerned. */
-  function unlink(entry: Entry): void {
-    sessions.delete(entry.handle)
-    expiry.remove(entry.handle, entry.expiresAt)
-    if (entry.userId !== null) {
-      const handles = userHandles.get(entry.userId)
-      handles?.delete(entry.handle)
-      if (handles?.size === 0) userHandles.delete(entry.userId)
-    }
-    for (const [key, value] of entry.filed) unfileFrom(entry.handle, key, value)
+  /** The live session under handle, provided that ifMatch, when given, is its version. */
+  function requireVersion(handle: string, write: WriteOptions, now: number): Entry {
+    const entry = requireLive(handle, now)
+    assertPrecondition(write.ifMatch, entry.version)
+    return entry
   }
 
   function refresh(entry: Entry, now: number): void {
-    const expiresAt = slideExpiry(now, entry.idleTtlMs, entry.absoluteExpiresAt)
-    expiry.move(entry.handle, entry.expiresAt, expiresAt)
+    table.expireAt(entry, slideExpiry(now, entry.idleTtlMs, entry.absoluteExpiresAt))
     entry.lastSeenAt = now
-    entry.expiresAt = expiresAt
   }
 
   function touchOnRead(entry: Entry, access: AccessOptions, now: number): void {
     if (access.touch && refreshDue(now, entry.lastSeenAt, touchIntervalMs)) refresh(entry, now)
-  }
-
-  /** Moves the session's index entry for `key` to `value` (null: not filed). */
-  function refile(entry: Entry, key: string, value: string | null): void {
-    const old = entry.filed.get(key)
-    if (old === value) return
-    if (old !== undefined) {
-      unfileFrom(entry.handle, key, old)
-      entry.filed.delete(key)
-    }
-    if (value !== null) {
-      fileUnder(entry.handle, key, value)
-      entry.filed.set(key, value)
-    }
   }
 
   /**
@@ -222,7 +111,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
     for (const [key, change] of changes) {
       if (change === undefined) entry.data.delete(key)
       else entry.data.set(key, change.text)
-      refile(entry, key, change?.indexValue ?? null)
+      indexes.refile(entry, key, change?.indexValue ?? null)
     }
     entry.bytes = bytes
     if (changed) {
@@ -232,37 +121,13 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
     if (write.touch) refresh(entry, now)
   }
 
-  function liveUserEntries(userId: string, now: number): Entry[] {
-    const entries: Entry[] = []
-    for (const handle of userHandles.get(userId) ?? []) {
-      const entry = sessions.get(handle)
-      if (entry !== undefined && isLive(entry, now)) entries.push(entry)
-    }
-    return entries
-  }
-
-  /** Ends every live session among `handles`; resolves to how many. */
-  function endAll(handles: Iterable<string>, now: number): number {
-    let ended = 0
-    for (const handle of handles) {
-      const entry = findLive(handle, now)
-      if (entry === undefined) continue
-      unlink(entry)
-      ended += 1
-    }
-    return ended
-  }
-
   return {
     kind: 'memory',
 
     create: (input) => atomically((now) => {
-      if (findLive(input.handle, now) !== undefined) throw new AppError('conflict', 'a session with this handle exists')
-      const filed = new Map<string, string>()
-      for (const { key, indexValue } of input.entries) if (indexValue !== null) filed.set(key, indexValue)
-      const data = new Map(input.entries.map(({ key, text }) => [key, text]))
-      const entry: Entry = Object.assign(initialMeta(input, now), { idleTtlMs: input.idleTtlMs, data, filed, view: null, bytes: input.bytes })
-      link(entry)
+      if (table.findLive(input.handle, now) !== undefined) throw new AppError('conflict', 'a session with this handle exists')
+      const entry = newEntry(initialMeta(input, now), input)
+      table.link(entry)
       return snapshotRecord(entry)
     }),
 
@@ -279,22 +144,19 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
     }),
 
     setKey: (handle, entry, write) => atomically((now) => {
-      const session = requireLive(handle, now)
-      assertPrecondition(write.ifMatch, session.version)
+      const session = requireVersion(handle, write, now)
       commit(session, [[entry.key, entry]], write, now)
       return session.version
     }),
 
     deleteKey: (handle, key, write) => atomically((now) => {
-      const session = requireLive(handle, now)
-      assertPrecondition(write.ifMatch, session.version)
+      const session = requireVersion(handle, write, now)
       commit(session, [[key, undefined]], write, now)
       return session.version
     }),
 
     patch: (handle, batch, write) => atomically((now) => {
-      const session = requireLive(handle, now)
-      assertPrecondition(write.ifMatch, session.version)
+      const session = requireVersion(handle, write, now)
       // The batch names each key once, so the changes are to distinct keys.
       const changes: DataChange[] = batch.set.map((entry) => [entry.key, entry])
       for (const key of batch.del) changes.push([key, undefined])
@@ -306,39 +168,33 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       return snapshotRecord(session)
     }),
 
-    destroy: (handles) => atomically((now) => endAll(handles, now)),
+    destroy: (handles) => atomically((now) => table.endAll(handles, now)),
 
     rotate: (handle, newHandle, { userId }) => atomically((now) => {
       const entry = requireLive(handle, now)
-      if (findLive(newHandle, now) !== undefined) throw new AppError('conflict', 'a session with the new handle exists')
-      unlink(entry)
+      if (table.findLive(newHandle, now) !== undefined) throw new AppError('conflict', 'a session with the new handle exists')
+      table.unlink(entry)
       entry.handle = newHandle
       if (userId !== undefined) {
         entry.userId = userId
         entry.authenticatedAt = now
       }
-      link(entry)
-      tombstones.delete(handle)
-      tombstones.set(handle, now + ROTATION_GRACE_MS)
+      table.link(entry)
+      table.tombstone(handle, now + ROTATION_GRACE_MS)
       return snapshotRecord(entry)
     }),
 
-    listUserSessions: (userId) => atomically((now) => liveUserEntries(userId, now).map(snapshotMeta)),
+    listUserSessions: (userId) => atomically((now) => table.liveAmong(indexes.ofUser(userId), now).map(snapshotMeta)),
 
     revokeUserSessions: (userId, { exceptHandle }) => atomically((now) => {
-      const ended = liveUserEntries(userId, now).filter((entry) => entry.handle !== exceptHandle)
-      for (const entry of ended) unlink(entry)
+      const ended = table.liveAmong(indexes.ofUser(userId), now).filter((entry) => entry.handle !== exceptHandle)
+      for (const entry of ended) table.unlink(entry)
       return ended.length
     }),
 
     listByIndex: (key, value, { limit, cursor }) => atomically((now) => {
-      const page: Entry[] = []
-      for (const handle of indexes.get(key)?.get(value)?.after(cursor) ?? []) {
-        const entry = sessions.get(handle)
-        if (entry !== undefined && isLive(entry, now)) page.push(entry)
-        // One more than asked for tells whether a next page exists.
-        if (page.length > limit) break
-      }
+      // One more than asked for tells whether a next page exists.
+      const page = table.liveAmong(indexes.under(key, value, cursor), now, limit + 1)
       const sessionsOnPage = page.slice(0, limit)
       const last = sessionsOnPage.at(-1)
       return {
@@ -347,13 +203,11 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       }
     }),
 
-    revokeByIndex: (key, value) => atomically((now) => endAll([...(indexes.get(key)?.get(value)?.after(null) ?? [])], now)),
+    revokeByIndex: (key, value) => atomically((now) => table.endAll([...indexes.under(key, value, null)], now)),
 
     countSessions: (byKey) => atomically((now) => {
-      settle(now)
-      const by = Object.create(null) as Record<string, number>
-      for (const [value, handles] of byKey === undefined ? [] : (indexes.get(byKey) ?? [])) by[value] = handles.size()
-      return { total: sessions.size, by }
+      table.settle(now)
+      return { total: table.size(), by: indexes.counts(byKey) }
     }),
 
     ping: () => atomically(() => undefined),
@@ -364,13 +218,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       return Promise.resolve()
     },
 
-    stats: () => ({
-      sessions: sessions.size,
-      tombstones: tombstones.size,
-      expiryBuckets: expiry.size(),
-      users: userHandles.size,
-      indexEntries: [...indexes.values()].reduce((sum, index) => sum + [...index.values()].reduce((n, handles) => n + handles.size(), 0), 0)
-    })
+    stats: () => ({ ...table.stats(), ...indexes.stats() })
   }
 }
 
@@ -392,7 +240,7 @@ function snapshotMeta(entry: Entry): SessionMeta {
   return { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip }
 }
 
-/** The metadata now with this version's frozen data, built as one object literal (see docs/performance.md). */
+/** The metadata now with this version's frozen data, as one object literal so that every record has one shape. */
 function snapshotRecord(entry: Entry): SessionRecord {
   const { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip } = entry
   return { handle, userId, version, authenticatedAt, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, userAgent, ip, data: dataView(entry) }

@@ -1,3 +1,8 @@
+/**
+ * The handles filed under one value of an indexed key (see indexes.ts), kept
+ * in order so that listings page by handle, as they do on Redis.
+ */
+
 /** The first position in a sorted array whose element is not below value. */
 function lowerBound(sorted: readonly string[], value: string): number {
   let low = 0
