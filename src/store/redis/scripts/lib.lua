@@ -2,6 +2,7 @@
 -- definitions it uses (so each top-level `local` starts in column 0).
 -- Key layout: see src/store/redis-keys.ts. P is the key prefix, SP a shard's
 -- prefix `P{t}:`; times are integer milliseconds from the caller's clock.
+-- The sliding-expiry rule (slideExpiry, refreshDue) is src/store/expiry.lua's.
 
 local function shardPrefix(P, shard)
   return P .. '{' .. shard .. '}:'
@@ -168,7 +169,7 @@ end
 
 -- Slides m's expiry to `now` in place (m.s, m.e); returns the new expiry.
 local function slide(m, now)
-  local e = math.min(now + tonumber(m.i), tonumber(m.x))
+  local e = slideExpiry(now, tonumber(m.i), tonumber(m.x))
   m.s = int(now)
   m.e = int(e)
   return e

@@ -25,7 +25,7 @@ if tonumber(m.e) <= now then
   return gone(SP, handle, now)
 end
 
-if ARGV[4] == '1' and now - tonumber(m.s) >= tonumber(ARGV[5]) then
+if ARGV[4] == '1' and refreshDue(now, tonumber(m.s), tonumber(ARGV[5])) then
   refresh(SP, handle, m, now)
   flat[atS] = m.s
   flat[atE] = m.e
