@@ -2,9 +2,9 @@
  * The Lua scripts (src/store/redis/scripts, one per atomic operation) and how
  * they reach Redis: each is defined on the client as a command with the
  * shared definitions it uses prepended, from src/store/expiry.lua (the
- * sliding-expiry rule) and lib.lua, directly or through others, not the whole
- * files. Redis runs a script's whole text on every call, so every helper a
- * script carries costs a closure, and its garbage, on each call.
+ * sliding-expiry rule) and lib.lua, directly or through others. A script gets
+ * only those, not the whole files, because Redis runs a script's whole text
+ * on every call.
  */
 import { readFileSync } from 'node:fs'
 import type { ChainableCommander } from 'ioredis'
