@@ -1,12 +1,14 @@
 /**
  * Pure rules shared by every backend: key and value limits, batch shape,
- * index eligibility, paging, integer increments, TTL math, listing order and
- * the per-user limit's choice of victims. No I/O here, so each is tested alone.
+ * index eligibility, paging, integer increments, initial TTLs (the sliding
+ * rule is in expiry.ts), listing order and the per-user limit's choice of
+ * victims. No I/O here, so each is tested alone.
  */
 import { AppError } from '../errors.js'
 import { DATA_KEY_PATTERN, DATA_KEY_RULE } from '../limits.js'
 import { HANDLE_PATTERN } from '../tokens.js'
 import type { EncodedBatch, EncodedEntry } from './backend.js'
+import { slideExpiry } from './expiry.js'
 import type { BatchOps, CreateSessionInput, JsonValue, SessionData, SessionMeta, StoreLimits } from './types.js'
 
 /** A key as it may appear in a message: long enough to recognise, never the whole of a hostile one. */
@@ -144,16 +146,6 @@ export function initialMeta(input: Omit<CreateSessionInput, 'data'>, now: number
     userAgent: input.userAgent,
     ip: input.ip
   }
-}
-
-/** Idle expiry slides to now + idle, never past the absolute expiry. */
-export function slideExpiry(now: number, idleTtlMs: number, absoluteExpiresAt: number): number {
-  return Math.min(now + idleTtlMs, absoluteExpiresAt)
-}
-
-/** Whether a touching read refreshes expiry, given when the session was last refreshed. */
-export function refreshDue(now: number, lastSeenAt: number, touchIntervalMs: number): boolean {
-  return now - lastSeenAt >= touchIntervalMs
 }
 
 export function assertPrecondition(ifMatch: number | undefined, version: number): void {

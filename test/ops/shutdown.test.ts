@@ -36,7 +36,7 @@ await promisify(execFile)(
   [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(build, 'dist'), '--noCheck', '--declaration', 'false', '--sourceMap', 'false'],
   { cwd: ROOT }
 )
-await cp(join(ROOT, 'src/store/redis/scripts'), join(build, 'dist/store/redis/scripts'), { recursive: true })
+for (const lua of ['store/redis/scripts', 'store/expiry.lua']) await cp(join(ROOT, 'src', lua), join(build, 'dist', lua), { recursive: true })
 await cp(join(ROOT, 'openapi.yaml'), join(build, 'openapi.yaml'))
 await symlink(join(ROOT, 'node_modules'), join(build, 'node_modules'), 'dir')
 const SERVER = join(build, 'dist/server.js')

@@ -105,11 +105,10 @@ export function storeError(err: unknown): Error {
 }
 
 /**
- * null while the client is connected (every request's case, so it costs no
- * promise); otherwise a promise that resolves once it is, or rejects with
- * store_unavailable after `timeoutMs`. Requests never queue inside ioredis
- * (its offline queue is off): at start-up and while reconnecting they wait
- * here, bounded.
+ * null while the client is connected; otherwise a promise that resolves once
+ * it is, or rejects with store_unavailable after `timeoutMs`. Requests never
+ * queue inside ioredis (its offline queue is off): at start-up and while
+ * reconnecting they wait here, bounded.
  */
 export function readinessGate(client: RedisClient, timeoutMs: number): () => Promise<void> | null {
   let lastError = 'not connected yet'

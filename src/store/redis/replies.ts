@@ -64,7 +64,7 @@ function metaOfFields(row: readonly unknown[]): SessionMeta {
 /** A listing row of session metadata. */
 export const metaOfRow = (value: unknown): SessionMeta => metaOfFields(list(value))
 
-/** A session hash (HGETALL) as a record: "@" fields are metadata, the rest data (every read's reply: one pass, stored strings cut out of their quotes). */
+/** A session hash (HGETALL, as every read replies) as a record, in one pass: "@" fields are metadata, the rest data. */
 export function recordOf(handle: string, reply: unknown): SessionRecord {
   const flat = list(reply)
   const data = Object.create(null) as SessionData

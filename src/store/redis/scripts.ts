@@ -1,9 +1,10 @@
 /**
  * The Lua scripts (src/store/redis/scripts, one per atomic operation) and how
  * they reach Redis: each is defined on the client as a command with the
- * definitions of lib.lua it uses prepended, directly or through others, not
- * the whole file. Redis runs a script's whole text on every call, so every
- * helper a script carries costs a closure, and its garbage, on each call.
+ * shared definitions it uses prepended, from src/store/expiry.lua (the
+ * sliding-expiry rule) and lib.lua, directly or through others. A script gets
+ * only those, not the whole files, because Redis runs a script's whole text
+ * on every call.
  */
 import { readFileSync } from 'node:fs'
 import type { ChainableCommander } from 'ioredis'
@@ -34,7 +35,7 @@ export type ScriptMethods = Readonly<Record<ScriptName, (...args: Arg[]) => Prom
 /** Optional script arguments: '' for none, else '=' and the value, so that '' stays a value (lib.lua `opt` reads them). */
 export const opt = (value: string | number | null | undefined): string => (value === null || value === undefined ? '' : `=${value}`)
 
-/** One top-level definition of a Lua library (lib.lua): the names it defines, and its text with the comment above it. */
+/** One top-level definition of a Lua library (lib.lua, expiry.lua): the names it defines, and its text with the comment above it. */
 export interface LibDefinition {
   readonly names: readonly string[]
   readonly text: string
@@ -91,14 +92,14 @@ export function withLib(definitions: readonly LibDefinition[], script: string): 
   return [...definitions.filter((definition) => used.has(definition)).map((definition) => definition.text), script].join('\n')
 }
 
-/** A Lua file, relative to this module (the build copies the scripts to the same place in dist/). */
+/** A Lua file, relative to this module (the build copies them to the same places in dist/). */
 function readLua(path: string): string {
   return readFileSync(new URL(path, import.meta.url), 'utf8')
 }
 
-/** What scripts may use, in the order a script gets it. */
+/** What scripts may use, in the order a script gets it: expiry.lua first, since lib.lua's helpers call it. */
 export function sharedDefinitions(): LibDefinition[] {
-  return libDefinitions(readLua('./scripts/lib.lua'))
+  return [...libDefinitions(readLua('../expiry.lua')), ...libDefinitions(readLua('./scripts/lib.lua'))]
 }
 
 const commandName = (name: ScriptName): string => `sessiond_${name}`

@@ -14,7 +14,7 @@ local existing = loadLive(SP, handle, now)
 if existing then return {'conflict', 'a session with this handle already exists'} end
 
 local x = now + absolute
-local e = math.min(now + idle, x)
+local e = slideExpiry(now, idle, x)
 local fields = {'@v', 1, '@c', int(now), '@s', int(now), '@e', int(e), '@x', int(x), '@i', int(idle), '@b', ARGV[9]}
 if userId then
   fields[#fields + 1] = '@u'

@@ -1,7 +1,8 @@
--- Helpers shared by the scripts: redis-scripts.ts prepends to each script the
+-- Helpers shared by the scripts: scripts.ts prepends to each script the
 -- definitions it uses (so each top-level `local` starts in column 0).
--- Key layout: see src/store/redis-keys.ts. P is the key prefix, SP a shard's
--- prefix `P{t}:`; times are integer milliseconds from the caller's clock.
+-- Key layout: see keys.ts. P is the key prefix, SP a shard's prefix `P{t}:`;
+-- times are integer milliseconds from the caller's clock. The sliding-expiry
+-- rule (slideExpiry, refreshDue) is src/store/expiry.lua's.
 
 local function shardPrefix(P, shard)
   return P .. '{' .. shard .. '}:'
@@ -87,7 +88,7 @@ end
 -- The session's member in its shard's `all` set, cjson.encode({handle, userId,
 -- k1, v1, ...}): self-describing, so that pruning can unindex a session whose
 -- hash Redis already expired. Spliced from pairsJson (@m, the pairs' JSON, or
--- false for none) rather than re-encoded: the same bytes for less CPU.
+-- false for none): the same bytes as encoding the whole entry.
 local function entryOf(handle, userId, pairsJson)
   local head = cjson.encode({handle, userId})
   if not pairsJson then return head end
@@ -168,7 +169,7 @@ end
 
 -- Slides m's expiry to `now` in place (m.s, m.e); returns the new expiry.
 local function slide(m, now)
-  local e = math.min(now + tonumber(m.i), tonumber(m.x))
+  local e = slideExpiry(now, tonumber(m.i), tonumber(m.x))
   m.s = int(now)
   m.e = int(e)
   return e
@@ -208,7 +209,7 @@ local function prune(SP, now, budget)
   return #entries, more
 end
 
--- A listing row: handle then the public metadata, in the order redis.ts reads it.
+-- A listing row: handle then the public metadata, in the order replies.ts reads it.
 local function row(handle, m)
   return {handle, m.v, m.u, m.a, m.c, m.s, m.e, m.x, m.g, m.p}
 end

@@ -6,5 +6,5 @@ local SP = prefixOfHandle(P, handle)
 -- The value comes with the metadata, in one HMGET.
 local m, current = loadLive(SP, handle, now, {ARGV[6]})
 if not m then return gone(SP, handle, now) end
-if ARGV[4] == '1' and now - tonumber(m.s) >= tonumber(ARGV[5]) then refresh(SP, handle, m, now) end
+if ARGV[4] == '1' and refreshDue(now, tonumber(m.s), tonumber(ARGV[5])) then refresh(SP, handle, m, now) end
 return {'ok', tonumber(m.v), current[ARGV[6]]}

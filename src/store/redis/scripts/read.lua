@@ -6,8 +6,8 @@ local SP = prefixOfHandle(P, handle)
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return gone(SP, handle, now) end
 
--- Just the metadata a read uses, by plain comparisons (the cheapest Lua for
--- the hot path), and where @s/@e sit so that a refresh can patch the reply.
+-- In one pass over the reply: the metadata a read uses, and where @s/@e sit
+-- so that a refresh can patch the reply.
 local atS, atE, idle, x, u, pairsJson
 for i = 2, #flat, 2 do
   local f = flat[i - 1]
@@ -25,7 +25,7 @@ if tonumber(m.e) <= now then
   return gone(SP, handle, now)
 end
 
-if ARGV[4] == '1' and now - tonumber(m.s) >= tonumber(ARGV[5]) then
+if ARGV[4] == '1' and refreshDue(now, tonumber(m.s), tonumber(ARGV[5])) then
   refresh(SP, handle, m, now)
   flat[atS] = m.s
   flat[atE] = m.e
