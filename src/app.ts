@@ -3,14 +3,11 @@
  * server.ts to listen with and for tests to drive with app.inject.
  */
 import fastifyCookie from '@fastify/cookie'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import pino, { type DestinationStream, type LoggerOptions } from 'pino'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
 import { Registry } from 'prom-client'
 import type { Config } from './config.js'
 import { compileGlobs } from './globs.js'
-import { bufferedStdout } from './log-destination.js'
-import { redactHeaders } from './log-redaction.js'
-import { AccessLog } from './http/access-log.js'
 import { createApiKeyVerifier } from './http/api-keys.js'
 import type { HttpContext } from './http/context.js'
 import { syncHook } from './http/hooks.js'
@@ -26,6 +23,8 @@ import { selfRoutes } from './http/routes/session.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { createStore } from './store/index.js'
 import { instrumentStore } from './store/instrumented.js'
+import { AccessLog } from './log/access-log.js'
+import { createLogger } from './log/logger.js'
 import type { Store } from './store/types.js'
 
 export interface AppOptions {
@@ -45,11 +44,9 @@ function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((
 }
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
-  const loggerOptions: LoggerOptions = { level: config.logLevel, formatters: { log: redactHeaders } }
-  const stdout = options.logStream === undefined ? bufferedStdout() : undefined
-  const logger: FastifyBaseLogger = pino(loggerOptions, options.logStream ?? stdout?.stream)
+  const log = createLogger(config.logLevel, options.logStream)
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: log.logger,
     logController: new AccessLog(),
     requestIdHeader: 'x-request-id',
     trustProxy: fastifyTrustProxy(config.trustProxy),
@@ -69,7 +66,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const registry = new Registry()
   const store = instrumentStore(options.store ?? createStore(config, options.clock), registry)
   if (ownsStore) app.addHook('onClose', async () => store.close())
-  if (stdout !== undefined) app.addHook('onClose', async () => stdout.close())
+  if (log.close !== undefined) app.addHook('onClose', log.close)
   if (store.kind === 'memory') app.log.warn('STORE=memory: sessions live in this process only; they are not shared and do not survive a restart')
 
   const cookies = createSessionCookies(config.cookie)
