@@ -74,7 +74,7 @@ interface Activity {
 const ACTIVITIES: readonly Activity[] = [
   { label: 'request logging (pino)', match: (fn, where) => fn === 'LOG' && where.startsWith('pino/') },
   { label: 'per-request child logger', match: (fn, where) => fn === 'createChildLogger' && where.startsWith('fastify/') },
-  { label: 'API key check (SHA-256 + compare)', match: (_fn, where) => where.startsWith('src/http/api-keys.ts') },
+  { label: 'API key check (SHA-256 + compare)', match: (_fn, where) => where.startsWith('src/http/plugins/api-keys.ts') },
   { label: 'cookie header parsing', match: (fn, where) => fn === 'parseCookies' && where.startsWith('@fastify/cookie/') },
   { label: 'cookie signature check (HMAC)', match: (fn) => fn === 'unsignCookie' },
   { label: 'token to handle (SHA-256)', match: (fn, where) => fn === 'handleOf' && where.startsWith('src/') },
@@ -93,7 +93,7 @@ const ACTIVITIES: readonly Activity[] = [
   { label: 'building the response object', match: (fn, where) => where.startsWith('src/http/session-json.ts') && fn !== 'setEtag' },
   { label: 'serializing the response (JSON.stringify)', match: (fn, where) => fn === 'serialize' && where.startsWith('fastify/lib/reply') },
   { label: 'writing the response (socket)', match: (fn, where) => fn === 'writePayload' && where.startsWith('fastify/') },
-  { label: 'metrics (prom-client + store timing)', match: (_fn, where, pkg) => pkg === 'prom-client' || where.startsWith('src/http/metrics.ts') },
+  { label: 'metrics (prom-client + store timing)', match: (_fn, where, pkg) => pkg === 'prom-client' || where.startsWith('src/http/plugins/metrics.ts') },
   { label: 'node http server and sockets (own code only)', match: (_fn, _where, pkg) => /^node: (_http|net|stream|internal\/stream|streams)/.test(pkg) || pkg === 'node: stream_base_commons', selfOnly: true },
   { label: 'garbage collection', match: (fn) => fn === '(garbage collector)' },
   { label: 'module loading at start-up', match: (fn) => fn === 'wrapSafe' || fn === 'compileSourceTextModule' }

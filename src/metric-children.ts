@@ -1,8 +1,8 @@
 /**
- * Labelled prom-client histogram children, made once per distinct label set:
- * `histogram.labels()` hashes its label object on every call, which a hot
- * path pays for on every request. Callers name each label set by a plain
- * string id they can build cheaply.
+ * Labelled prom-client histogram children, made once per distinct label set
+ * so that a hot path observes into a child it already has instead of asking
+ * `histogram.labels()` on every request. Callers name each label set by a
+ * plain string id they can build cheaply.
  */
 import type { Histogram, LabelValues } from 'prom-client'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CENSOR, redactHeaders } from '../src/log-redaction.js'
+import { CENSOR, redactHeaders } from '../src/log/redaction.js'
 
 t.test('secret headers are censored at the top and one level down, wherever a log call puts them', async (t) => {
   const headers = { authorization: 'Bearer key', cookie: 'sid=abc', 'x-session-token': 'tok', 'set-cookie': ['sid=abc'], accept: '*/*' }

@@ -184,7 +184,8 @@ async function sessiondPlugin(app: FastifyInstance, options: SessiondPluginOptio
   })
 }
 
-// What fastify-plugin does: no encapsulation, so the decorations reach the app that registers it.
+// fastify-plugin's marks, written out: no encapsulation, so the decorations reach the app that
+// registers it. Not fastify-plugin itself, because the published client loads with nothing but Node.
 Object.assign(sessiondPlugin, {
   [Symbol.for('skip-override')]: true,
   [Symbol.for('fastify.display-name')]: 'sessiond',

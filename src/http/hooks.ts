@@ -1,8 +1,7 @@
 /**
- * fastify runs an async hook through a promise and a microtask per request;
- * a callback-style hook runs inline. Hooks on every request's path are
- * written as plain synchronous checks and adapted here: a throw becomes the
- * request's error, as it would from an async hook.
+ * Hooks on every request's path are plain synchronous checks, run as
+ * callback-style hooks so that no request waits on a promise for them. A
+ * throw becomes the request's error, as it would from an async hook.
  */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 

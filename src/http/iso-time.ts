@@ -1,10 +1,9 @@
 /**
- * ISO-8601 UTC times for the wire, as Date#toISOString writes them. A session's
- * JSON holds five and toISOString costs ~0.4 µs each, the dearest part of
- * building a read's answer; yet every read answers two times within the
- * current second (lastSeenAt now, expiresAt now + idle TTL). So the text up to
- * the second is kept in a small direct-mapped table: a hit is a lookup and a
- * concatenation, a miss is toISOString as before.
+ * ISO-8601 UTC times for the wire, as Date#toISOString writes them. Every
+ * read answers times within the current second (lastSeenAt now, expiresAt
+ * now + idle TTL), so the text up to the second is kept in a small
+ * direct-mapped table: a hit is a lookup and a concatenation, a miss is
+ * toISOString.
  */
 const SLOTS = 1024
 const slotSecond = new Float64Array(SLOTS).fill(Number.NaN)

@@ -2,9 +2,11 @@
  * The one mapping from errors to RFC 9457 problem+json. AppErrors keep their
  * code; fastify's own errors (bad JSON, body too large, wrong media type,
  * long URLs) are mapped by status so that clients only ever see our codes.
+ * The store's session errors read differently by how a route addresses the
+ * session: that difference is the SESSION_PROBLEMS table below.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, type ErrorCode } from '../errors.js'
+import type { FastifyError, FastifyReply } from 'fastify'
+import { AppError, isAppError, type ErrorCode } from '../errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
@@ -50,12 +52,58 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
   return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(problemOf(error))
 }
 
-export function errorHandler(this: unknown, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const appError = toAppError(error)
-  if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
-  return sendProblem(reply, appError)
+/**
+ * How a store call addresses a session: by the caller's own credential
+ * (`/v1/session...`, `/v1/auth`), by handle (`/v1/sessions/{handle}...`), or
+ * as another device of the caller's user (`DELETE /v1/session/devices/{handle}`).
+ */
+export type Addressing = 'credential' | 'handle' | 'device'
+
+/** What a session error becomes; `detail` replaces the store's when set. */
+interface SessionProblem {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly detail?: string
+  /** Tell the browser to drop the session cookie, when the credential came from it. */
+  readonly clearCookie: boolean
 }
 
-export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`))
+type SessionErrorCode = 'session_not_found' | 'session_rotated'
+
+const NO_SUCH_SESSION: SessionProblem = { code: 'session_not_found', status: 404, detail: 'no such session', clearCookie: false }
+const NOT_ANOTHER_DEVICE: SessionProblem = { code: 'not_found', status: 404, detail: 'no other session of this user has that handle', clearCookie: false }
+
+const SESSION_PROBLEMS: Readonly<Record<Addressing, Readonly<Record<SessionErrorCode, SessionProblem>>>> = {
+  // The caller's own session is gone: 401, and its cookie is dropped. A just-rotated one is 401 with
+  // the cookie left alone, so a parallel request cannot wipe the new cookie the browser just got.
+  credential: {
+    session_not_found: { code: 'session_not_found', status: 401, clearCookie: true },
+    session_rotated: { code: 'session_rotated', status: 401, clearCookie: false }
+  },
+  // The administrative view: an ended, unknown or rotated-away handle is simply not there.
+  handle: {
+    session_not_found: { code: 'session_not_found', status: 404, clearCookie: false },
+    session_rotated: NO_SUCH_SESSION
+  },
+  // Anything but another live session of the caller's user is not found, whatever the reason.
+  device: {
+    session_not_found: NOT_ANOTHER_DEVICE,
+    session_rotated: NOT_ANOTHER_DEVICE
+  }
+}
+
+/** An error as a route of `addressing` answers it: session errors through the table, anything else as it is. */
+export function addressedError(error: unknown, addressing: Addressing | undefined): { error: unknown; clearCookie: boolean } {
+  if (addressing === undefined || !isAppError(error) || (error.code !== 'session_not_found' && error.code !== 'session_rotated')) {
+    return { error, clearCookie: false }
+  }
+  const problem = SESSION_PROBLEMS[addressing][error.code]
+  return { error: new AppError(problem.code, problem.detail ?? error.message, { status: problem.status }), clearCookie: problem.clearCookie }
+}
+
+/** For a store call whose addressing differs from its route's: rethrows its error as `addressing` reads it. */
+export function rethrowAs(addressing: Addressing): (error: unknown) => never {
+  return (error) => {
+    throw addressedError(error, addressing).error
+  }
 }

@@ -1,4 +1,7 @@
-/** The wire form of sessions: ISO-8601 UTC times, data as stored. */
+/**
+ * The wire form of sessions: ISO-8601 UTC times, data as stored, and what of
+ * the data a browser may see (PUBLIC_KEYS).
+ */
 import type { FastifyReply } from 'fastify'
 import type { SessionData, SessionMeta, SessionRecord } from '../store/types.js'
 import { isoTime } from './iso-time.js'
@@ -42,6 +45,13 @@ export function sessionJson(s: SessionRecord, data: SessionData = s.data): Sessi
   return json
 }
 
+/** The data keys a browser may see (those `isPublicKey` accepts), as a null-prototype map. */
+export function publicData(data: SessionData, isPublicKey: (key: string) => boolean): SessionData {
+  const visible = Object.create(null) as SessionData
+  for (const key of Object.keys(data)) if (isPublicKey(key)) visible[key] = data[key] ?? null
+  return visible
+}
+
 const nullableString = { type: ['string', 'null'] } as const
 const time = { type: 'string' } as const
 const metaProperties = {
@@ -61,9 +71,7 @@ const metaProperties = {
  * Response schemas of the routes that answer a whole session, so fastify
  * serializes them with a compiled serializer instead of JSON.stringify. Only
  * the listed fields can ever leave. `data` is any JSON object and has no
- * schema: the serializer hands it to one JSON.stringify, 0.6 µs cheaper per
- * read (8 keys) than `additionalProperties: true`, which stringifies value
- * by value.
+ * schema, so the serializer hands it whole to JSON.stringify.
  */
 export const sessionSchema = {
   type: 'object',

@@ -9,71 +9,66 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, isAppError } from '../../errors.js'
 import type { SessionData, SessionRecord } from '../../store/types.js'
 import { handleOf, newToken } from '../../tokens.js'
-import type { HttpContext } from '../context.js'
-import { publicData } from '../credential-scope.js'
-import { assertNotCrossSite, type Credential } from '../credential.js'
-import { sessionJson, setEtag } from '../session-json.js'
+import type { Credential } from '../plugins/credentials.js'
+import { publicData, sessionJson, setEtag } from '../session-json.js'
 
 const USER_AGENT_MAX = 256
 
-export function anonymousRoutes(ctx: HttpContext) {
-  const { store, cookies, config } = ctx
-  const allowedOrigins = new Set(config.allowedOrigins)
+export default async function anonymousRoutes(app: FastifyInstance): Promise<void> {
+  const { store, config, sessionCookies: cookies, clock, isPublicKey } = app
 
-  const publicView = (session: SessionRecord) => ({ session: sessionJson(session, publicData(ctx, session.data)) })
+  const publicView = (session: SessionRecord) => ({ session: sessionJson(session, publicData(session.data, isPublicKey)) })
 
-  /** The live session the cookie names, or null when a new one is due. */
-  const existing = async (credential: Credential | null): Promise<SessionRecord | null> => {
-    if (credential === null) return null
-    try {
-      return await store.get(credential.handle, { touch: true })
-    } catch (err) {
-      if (isAppError(err) && err.code === 'session_not_found') return null
-      throw err
-    }
-  }
-
+  /**
+   * The cookie's credential, or null when a new session is due: a missing,
+   * malformed or forged cookie is not an error here, it is replaced.
+   */
   const cookieCredential = (request: FastifyRequest): Credential | null => {
     try {
-      return ctx.readCredential(request, { headerAllowed: false })
+      return app.readCredential(request, { headerAllowed: false })
     } catch (err) {
       if (isAppError(err) && err.code === 'unauthenticated') return null
       throw err
     }
   }
 
-  return async function plugin(app: FastifyInstance): Promise<void> {
-    await app.register(rateLimit, {
-      global: false,
-      errorResponseBuilder: (_request, context) =>
-        new AppError('too_many_requests', `at most ${context.max} anonymous sessions per minute from one address; retry in ${Math.ceil(context.ttl / 1000)} s`)
+  /** The live session the cookie names, or null: an ended one is the ordinary reason to start a new one, not a problem. */
+  const existing = (credential: Credential): Promise<SessionRecord | null> =>
+    store.get(credential.handle, { touch: true }).catch((err: unknown) => {
+      if (isAppError(err) && err.code === 'session_not_found') return null
+      throw err
     })
 
-    app.post(
-      '/v1/session/anonymous',
-      { config: { rateLimit: { max: config.anonymousRateLimit, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.ip } } },
-      async (request, reply) => {
-        if (!config.allowAnonymous) throw new AppError('forbidden', 'anonymous sessions are disabled (ALLOW_ANONYMOUS=false)')
-        assertNotCrossSite(request, allowedOrigins)
-        const credential = cookieCredential(request)
-        const current = await existing(credential)
-        if (current !== null && credential !== null) {
-          if (credential.renewCookie) cookies.issue(reply, credential.token, current.absoluteExpiresAt, ctx.clock())
-          return setEtag(reply, current.version).code(200).send(publicView(current))
-        }
-        const token = newToken()
-        const session = await store.create({
-          handle: handleOf(token),
-          userId: null,
-          data: Object.create(null) as SessionData,
-          idleTtlMs: config.session.idleTtlSec * 1000,
-          absoluteTtlMs: config.session.absoluteTtlSec * 1000,
-          userAgent: request.headers['user-agent']?.slice(0, USER_AGENT_MAX) ?? null,
-          ip: request.ip
-        })
-        cookies.issue(reply, token, session.absoluteExpiresAt, ctx.clock())
-        return setEtag(reply, session.version).code(201).send(publicView(session))
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new AppError('too_many_requests', `at most ${context.max} anonymous sessions per minute from one address; retry in ${Math.ceil(context.ttl / 1000)} s`)
+  })
+
+  app.post(
+    '/v1/session/anonymous',
+    { config: { rateLimit: { max: config.anonymousRateLimit, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.ip } } },
+    async (request, reply) => {
+      if (!config.allowAnonymous) throw new AppError('forbidden', 'anonymous sessions are disabled (ALLOW_ANONYMOUS=false)')
+      app.refuseCrossSite(request)
+      const credential = cookieCredential(request)
+      const current = credential === null ? null : await existing(credential)
+      if (current !== null && credential !== null) {
+        if (credential.renewCookie) cookies.issue(reply, credential.token, current.absoluteExpiresAt, clock())
+        return setEtag(reply, current.version).code(200).send(publicView(current))
       }
-    )
-  }
+      const token = newToken()
+      const session = await store.create({
+        handle: handleOf(token),
+        userId: null,
+        data: Object.create(null) as SessionData,
+        idleTtlMs: config.session.idleTtlSec * 1000,
+        absoluteTtlMs: config.session.absoluteTtlSec * 1000,
+        userAgent: request.headers['user-agent']?.slice(0, USER_AGENT_MAX) ?? null,
+        ip: request.ip
+      })
+      cookies.issue(reply, token, session.absoluteExpiresAt, clock())
+      return setEtag(reply, session.version).code(201).send(publicView(session))
+    }
+  )
 }

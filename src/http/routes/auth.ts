@@ -6,20 +6,21 @@
  * SameSite cookie already keeps cross-site writes from carrying it.
  */
 import type { FastifyInstance } from 'fastify'
-import type { HttpContext } from '../context.js'
-import { credentialOf, useCredentialScope } from '../credential-scope.js'
+import { credentialOf } from '../plugins/credentials.js'
+import { addressedBy } from '../plugins/problems.js'
 
-export function authRoutes(ctx: HttpContext) {
-  return async function plugin(app: FastifyInstance): Promise<void> {
-    useCredentialScope(app, ctx, { guardCrossSite: false })
-    app.removeAllContentTypeParsers()
-    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
+export default async function authRoutes(app: FastifyInstance): Promise<void> {
+  const { store } = app
+  app.addHook('onRoute', addressedBy('credential'))
+  app.addHook('onRequest', app.authenticateSession({ guardCrossSite: false }))
+  app.addHook('onSend', app.renewSessionCookie)
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
 
-    app.all('/v1/auth', async (request, reply) => {
-      const session = await ctx.store.get(credentialOf(request).handle, { touch: true })
-      reply.header('x-session-handle', session.handle)
-      if (session.userId !== null) reply.header('x-user-id', session.userId)
-      return reply.code(204).send()
-    })
-  }
+  app.all('/v1/auth', async (request, reply) => {
+    const session = await store.get(credentialOf(request).handle, { touch: true })
+    reply.header('x-session-handle', session.handle)
+    if (session.userId !== null) reply.header('x-user-id', session.userId)
+    return reply.code(204).send()
+  })
 }

@@ -1,18 +1,16 @@
 /**
- * The data-key routes, shared by the two ways of addressing a session:
- * by handle (`/v1/sessions/{handle}/data...`, API key, never touches) and by
- * credential (`/v1/session/data...`, touches, public keys only without a key).
+ * The data-key routes, registered by the two ways of addressing a session
+ * (under their prefix, sharing their hooks): by handle
+ * (`/v1/sessions/{handle}/data...`, API key, never touches) and by credential
+ * (`/v1/session/data...`, touches, public keys only without a key).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { AccessOptions, SessionData, SessionRecord } from '../../store/types.js'
-import type { HttpContext } from '../context.js'
 import { batchBody, keyParams, parse, parseIfMatch, putValueBody } from '../schemas.js'
 import { sessionJson, setEtag } from '../session-json.js'
 
 export interface DataRouteTarget {
-  /** Route prefix up to the session, e.g. `/v1/sessions/:handle` or `/v1/session`. */
-  readonly prefix: string
   /** The session a request addresses, and whether the use slides its expiry. */
   resolve(request: FastifyRequest): { handle: string; access: AccessOptions }
   /** Throws `forbidden` when the caller may not read or write `keys`. */
@@ -23,15 +21,15 @@ export interface DataRouteTarget {
 
 const ifMatchOf = (request: FastifyRequest) => parseIfMatch(request.headers['if-match'])
 
-export function registerDataRoutes(app: FastifyInstance, ctx: HttpContext, target: DataRouteTarget): void {
-  const { store } = ctx
+export default async function dataRoutes(app: FastifyInstance, target: DataRouteTarget): Promise<void> {
+  const { store } = app
   const keyOf = (request: FastifyRequest): string => {
     const { key } = parse(keyParams, { key: (request.params as { key?: unknown }).key }, 'path')
     target.authorizeKeys(request, [key])
     return key
   }
 
-  app.get(`${target.prefix}/data/:key`, async (request, reply) => {
+  app.get('/data/:key', async (request, reply) => {
     const { handle, access } = target.resolve(request)
     const key = keyOf(request)
     const { value, version } = await store.getKey(handle, key, access)
@@ -39,7 +37,7 @@ export function registerDataRoutes(app: FastifyInstance, ctx: HttpContext, targe
     return setEtag(reply, version).send({ key, value })
   })
 
-  app.put(`${target.prefix}/data/:key`, async (request, reply) => {
+  app.put('/data/:key', async (request, reply) => {
     const { handle, access } = target.resolve(request)
     const key = keyOf(request)
     const value = parse(putValueBody, request.body, 'body')
@@ -47,14 +45,14 @@ export function registerDataRoutes(app: FastifyInstance, ctx: HttpContext, targe
     return setEtag(reply, version).code(204).send()
   })
 
-  app.delete(`${target.prefix}/data/:key`, async (request, reply) => {
+  app.delete('/data/:key', async (request, reply) => {
     const { handle, access } = target.resolve(request)
     const key = keyOf(request)
     const version = await store.deleteKey(handle, key, { ...access, ifMatch: ifMatchOf(request) })
     return setEtag(reply, version).code(204).send()
   })
 
-  app.patch(`${target.prefix}/data`, async (request, reply) => {
+  app.patch('/data', async (request, reply) => {
     const { handle, access } = target.resolve(request)
     const ops = parse(batchBody, request.body, 'body')
     target.authorizeKeys(request, [...Object.keys(ops.set ?? {}), ...(ops.del ?? []), ...Object.keys(ops.incr ?? {})])

@@ -2,15 +2,13 @@
  * Where the service's logs go unless a caller passes a stream: stdout,
  * buffered. Lines leave in batches of about 4 KB, at least every
  * LOG_FLUSH_MS, and what is left when the app closes or the process exits.
- * The writes stay synchronous: an asynchronous write hands each batch to
- * libuv's thread pool, and on a service pinned to one core that thread
- * switch cost more than the write. A SIGKILL or an OOM kill loses at most the
- * last batch.
+ * The writes are synchronous, so a batch leaves on the thread that wrote it.
+ * A SIGKILL or an OOM kill loses at most the last batch.
  */
 import pino from 'pino'
 
 const BATCH_BYTES = 4096
-export const LOG_FLUSH_MS = 250
+const LOG_FLUSH_MS = 250
 
 export interface LogDestination {
   readonly stream: pino.DestinationStream

@@ -3,8 +3,8 @@
  * (or 'request errored') at info, with the fields fastify's own lines use
  * (`req.method`, `req.url`, `req.remoteAddress`, `res.statusCode`,
  * `responseTime`, via fastify's serializers), so log queries written for
- * fastify keep working at half the logging cost. The 'incoming request' line
- * moves to debug, for following requests that have not finished.
+ * fastify keep working. The 'incoming request' line moves to debug, for
+ * following requests that have not finished.
  */
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 

@@ -1,0 +1,26 @@
+/** A user's sessions (admin key): list them, or log the user out everywhere. */
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { handle, parse, userId } from '../schemas.js'
+import { sessionMetaJson } from '../session-json.js'
+
+const userParams = z.object({ userId })
+const exceptQuery = z.object({ except: handle.optional() })
+
+export default async function usersRoutes(app: FastifyInstance): Promise<void> {
+  const { store } = app
+  app.addHook('onRequest', app.requireApiKey('admin'))
+
+  app.get('/v1/users/:userId/sessions', async (request) => {
+    const params = parse(userParams, request.params, 'path')
+    const sessions = await store.listUserSessions(params.userId)
+    return { sessions: sessions.map(sessionMetaJson) }
+  })
+
+  app.delete('/v1/users/:userId/sessions', async (request) => {
+    const params = parse(userParams, request.params, 'path')
+    const query = parse(exceptQuery, request.query, 'query')
+    const revoked = await store.revokeUserSessions(params.userId, query.except === undefined ? {} : { exceptHandle: query.except })
+    return { revoked }
+  })
+}
