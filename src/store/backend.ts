@@ -19,7 +19,7 @@ export interface EncodedEntry {
   readonly indexValue: string | null
 }
 
-/** A create with its data encoded: entries in key order, with their total size against maxSessionBytes. */
+/** A create with its data encoded: one entry per key, with their total size against maxSessionBytes. */
 export interface EncodedCreate extends Omit<CreateSessionInput, 'data'> {
   readonly entries: readonly EncodedEntry[]
   readonly bytes: number

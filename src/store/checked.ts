@@ -32,7 +32,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
   const { limits } = options
   const indexedKeys: ReadonlySet<string> = new Set(options.indexedKeys)
 
-  /** MAX_SESSIONS_PER_USER, after `handle` was bound to `userId` (see userLimitVictims). */
+  /** MAX_SESSIONS_PER_USER, after the record's session was bound to its user (see userLimitVictims). */
   async function enforceUserLimit(record: SessionRecord): Promise<SessionRecord> {
     if (limits.maxSessionsPerUser === null || record.userId === null) return record
     const victims = userLimitVictims(await backend.listUserSessions(record.userId), record.handle, limits.maxSessionsPerUser)
@@ -43,12 +43,11 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
   return {
     kind: backend.kind,
 
-    create: (input) => checkedCall(async () => {
+    async create(input) {
       const { entries, bytes } = encodeData(input.data, limits, indexedKeys)
       const { handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip } = input
-      const record = await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes })
-      return input.userId === null ? record : enforceUserLimit(record)
-    }),
+      return enforceUserLimit(await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes }))
+    },
 
     get: (handle, access) => backend.get(handle, access),
 
@@ -71,15 +70,16 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
 
     destroy: async (handle) => (await backend.destroy([handle])) > 0,
 
-    rotate: (handle, newHandle, rotation) => checkedCall(async () => {
+    async rotate(handle, newHandle, rotation) {
       if (shardOf(newHandle) !== shardOf(handle)) {
         // A caller bug, but a gone session still answers as gone.
         await backend.get(handle, { touch: false })
         throw new Error('a rotation must stay in its shard (tokens.newTokenInShard)')
       }
       const record = await backend.rotate(handle, newHandle, rotation)
+      // Only a rotation that binds a user adds a session to that user.
       return rotation.userId === undefined ? record : enforceUserLimit(record)
-    }),
+    },
 
     listUserSessions: async (userId) => (await backend.listUserSessions(userId)).sort(byMostRecentUse),
 

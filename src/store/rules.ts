@@ -63,7 +63,11 @@ export function assertSessionFits(keys: number, bytes: number, limits: StoreLimi
 
 /** A value to write under a checked key: its JSON text and what it is filed under when the key is indexed. */
 export function encodeEntry(key: string, value: JsonValue, limits: StoreLimits, indexedKeys: ReadonlySet<string>): EncodedEntry {
-  const text = encodeValue(key, value, limits)
+  return storedEntry(key, encodeValue(key, value, limits), indexedKeys)
+}
+
+/** A stored JSON text as an entry: filed under its index text when the key is indexed. */
+export function storedEntry(key: string, text: string, indexedKeys: ReadonlySet<string>): EncodedEntry {
   return { key, text, indexValue: indexedKeys.has(key) ? indexText(text) : null }
 }
 
@@ -124,7 +128,7 @@ export function incrementText(key: string, current: string | undefined, by: numb
  * The value an indexed key is filed under: a string as itself, a number or
  * boolean as its JSON text; other values (null, arrays, objects) are not indexed.
  */
-export function indexText(text: string): string | null {
+function indexText(text: string): string | null {
   const value = parseStoredValue(text)
   if (typeof value === 'string') return value
   if (typeof value === 'number' || typeof value === 'boolean') return text

@@ -12,7 +12,7 @@ import { AppError } from '../../errors.js'
 import { deepFreeze } from '../../freeze.js'
 import type { Backend, EncodedEntry } from '../backend.js'
 import { refreshDue, slideExpiry } from '../expiry.js'
-import { assertPrecondition, assertSessionFits, entryBytes, incrementText, indexText, initialMeta, parseStoredValue } from '../rules.js'
+import { assertPrecondition, assertSessionFits, entryBytes, incrementText, initialMeta, parseStoredValue, storedEntry } from '../rules.js'
 import { ROTATION_GRACE_MS, type AccessOptions, type SessionData, type SessionMeta, type SessionRecord, type StoreOptions, type WriteOptions } from '../types.js'
 import { newEntry, type Entry } from './entry.js'
 import { createIndexes } from './indexes.js'
@@ -162,8 +162,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       const changes: DataChange[] = batch.set.map((entry) => [entry.key, entry])
       for (const key of batch.del) changes.push([key, undefined])
       for (const [key, by] of batch.incr) {
-        const text = incrementText(key, session.data.get(key), by)
-        changes.push([key, { key, text, indexValue: indexedKeys.has(key) ? indexText(text) : null }])
+        changes.push([key, storedEntry(key, incrementText(key, session.data.get(key), by), indexedKeys)])
       }
       commit(session, changes, write, now)
       return snapshotRecord(session)
