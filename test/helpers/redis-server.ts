@@ -3,10 +3,11 @@
  * one test file. Never touches the machine's own Redis on 6379.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 
 export interface RedisServer {
   readonly port: number
@@ -137,4 +138,26 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   }
   return server
+}
+
+export interface Sentinel {
+  readonly port: number
+  /** The name it monitors the primary under. */
+  readonly name: string
+  stop(): void
+}
+
+/** One Sentinel (quorum 1) monitoring `primary`, its config in the primary's dir; resolves once it knows the primary. */
+export async function startSentinel(primary: RedisServer, name = 'primary'): Promise<Sentinel> {
+  const port = await freePort()
+  const config = join(primary.dir, `sentinel-${port}.conf`)
+  await writeFile(config, `port ${port}\nbind 127.0.0.1\nsentinel monitor ${name} 127.0.0.1 ${primary.port} 1\n`)
+  const child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' })
+  const probe = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => 100 })
+  probe.on('error', () => undefined)
+  for (let i = 0; i < 100 && (await probe.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).catch(() => null)) === null; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  probe.disconnect()
+  return { port, name, stop: () => child.kill('SIGKILL') }
 }

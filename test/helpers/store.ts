@@ -2,7 +2,8 @@
  * What a store test builds its stores with unless it says otherwise: the
  * store suite's defaults, shared with the store tests that build their own.
  */
-import type { StoreLimits } from '../../src/store/types.js'
+import type { CreateSessionInput, StoreLimits } from '../../src/store/types.js'
+import { handleOf, newToken } from '../../src/tokens.js'
 
 export const IDLE_MS = 600_000
 export const ABSOLUTE_MS = 3_600_000
@@ -13,3 +14,15 @@ export const DEFAULT_LIMITS: StoreLimits = {
   maxSessionBytes: 256 * 1024,
   maxSessionsPerUser: null
 }
+
+/** A session to create: anonymous, no data, IDLE_MS / ABSOLUTE_MS and a fresh handle, unless overridden. */
+export const sessionInput = (input: Partial<CreateSessionInput> = {}): CreateSessionInput => ({
+  handle: handleOf(newToken()),
+  userId: null,
+  data: {},
+  idleTtlMs: IDLE_MS,
+  absoluteTtlMs: ABSOLUTE_MS,
+  userAgent: null,
+  ip: null,
+  ...input
+})

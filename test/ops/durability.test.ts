@@ -13,17 +13,16 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { AppError } from '../../src/errors.js'
 import { createRedisStore } from '../../src/store/index.js'
-import type { SessionRecord, Store } from '../../src/store/types.js'
+import type { CreateSessionInput, SessionRecord, Store } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
+import { IDLE_MS, sessionInput } from '../helpers/store.js'
 import { sleep, until } from './http.js'
 
 const server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] })
 t.teardown(() => server.stop())
 
 const PREFIX = 'durable:'
-const IDLE_MS = 600_000
-const ABSOLUTE_MS = 3_600_000
 
 function makeStore(): Store {
   return createRedisStore({
@@ -38,15 +37,7 @@ function makeStore(): Store {
 }
 
 const codeOf = (err: unknown): string => (err instanceof AppError ? err.code : `not an AppError: ${String(err)}`)
-const input = (handle: string, userId: string | null, data: Record<string, string | number>) => ({
-  handle,
-  userId,
-  data,
-  idleTtlMs: IDLE_MS,
-  absoluteTtlMs: ABSOLUTE_MS,
-  userAgent: null,
-  ip: null
-})
+const input = (handle: string, userId: string | null, data: Record<string, string | number>): CreateSessionInput => sessionInput({ handle, userId, data })
 
 t.test('acknowledged writes survive a kill and restart, and expiry keeps ticking', async (t) => {
   const store = makeStore()

@@ -37,18 +37,24 @@ const COMMAND_TIMED_OUT = 'Command timed out'
 /**
  * A command that times out leaves its connection suspect: a stopped or
  * partitioned server keeps the socket open, and every later command would be
- * written into it, answered 503 after the timeout, and still run whenever
- * the server wakes up. So the first timeout drops the connection at once (a
- * graceful close would wait for the silent server; its pending commands fail)
- * and ioredis reconnects as after any network error; until a connection is
- * ready again requests wait, bounded, at the readiness gate and send nothing.
+ * written into it, answered 503 after the timeout, and still run whenever the
+ * server wakes up. So the first timeout ends the connection's writing side at
+ * once: requests wait, bounded, at the readiness gate and send nothing, while
+ * the replies of commands already sent may still arrive (a server that wakes
+ * before their deadlines answers them, deadlines.ts). Once every command sent
+ * before has timed out the socket is dropped, and ioredis reconnects as after
+ * any network error.
  */
-function reconnectOnTimeout(client: Redis): Redis {
+function reconnectOnTimeout(client: Redis, timeoutMs: number): Redis {
   const send = client.sendCommand.bind(client)
   client.sendCommand = (command, stream) => {
     const reply = send(command, stream)
     command.promise.catch((err: unknown) => {
-      if (err instanceof Error && err.message === COMMAND_TIMED_OUT && client.status === 'ready') client.stream.destroy()
+      if (!(err instanceof Error && err.message === COMMAND_TIMED_OUT && client.status === 'ready' && client.stream.writable)) return
+      const socket = client.stream
+      socket.end()
+      const drop = setTimeout(() => socket.destroy(), timeoutMs)
+      socket.once('close', () => clearTimeout(drop))
     })
     return reply
   }
@@ -59,7 +65,7 @@ export function createRedisClient(connection: RedisConnection, commandTimeoutMs:
   const common = commonOptions(commandTimeoutMs)
   switch (connection.mode) {
     case 'single':
-      return reconnectOnTimeout(new Redis(connection.url, common))
+      return reconnectOnTimeout(new Redis(connection.url, common), commandTimeoutMs)
     case 'sentinel':
       return reconnectOnTimeout(new Redis({
         ...common,
@@ -69,7 +75,7 @@ export function createRedisClient(connection: RedisConnection, commandTimeoutMs:
         password: connection.password,
         sentinelRetryStrategy: reconnectDelay,
         ...(connection.tls ? { tls: {}, enableTLSForSentinelMode: true } : {})
-      }))
+      }), commandTimeoutMs)
     case 'cluster':
       return new Cluster(
         connection.nodes.map(({ host, port }) => ({ host, port })),
@@ -89,8 +95,8 @@ export function createRedisClient(connection: RedisConnection, commandTimeoutMs:
   }
 }
 
-/** Replies that mean Redis cannot serve right now, as opposed to a script bug. */
-const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|NOSCRIPT|MOVED|ASK)\b/
+/** Replies that mean Redis cannot serve right now (LATE: a write past its deadline, deadlines.ts), as opposed to a script bug. */
+const UNAVAILABLE_REPLY = /^(LATE|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|NOSCRIPT|MOVED|ASK)\b/
 
 export function unavailable(detail: string, cause?: unknown): AppError {
   return new AppError('store_unavailable', detail, { cause })
@@ -124,7 +130,7 @@ export function readinessGate(client: RedisClient, timeoutMs: number): () => Pro
     pending?.reject(unavailable('the store is closed'))
     pending = undefined
   })
-  // A socket dropped after a timeout is not ready, though ioredis says so until its close event.
+  // A socket ended after a timeout is not ready, though ioredis says so until its close event.
   const isReady = (): boolean => client.status === 'ready' && (client instanceof Cluster || client.stream.writable)
   const waitUntilReady = async (): Promise<void> => {
     if (client.status === 'end') throw unavailable('the store is closed')

@@ -5,7 +5,8 @@
  * call (a read is one EVALSHA of read.lua, a write one of write.lua), a
  * multi-session one over the shards (shards.ts: one call on a single node,
  * one per shard on Cluster). replies.ts decodes what the scripts return;
- * revocations wait for replicas as revocations.ts says.
+ * revocations wait for replicas as revocations.ts says, and every write
+ * carries a deadline as deadlines.ts says.
  */
 import { shardOf } from '../../tokens.js'
 import type { Backend, EncodedBatch } from '../backend.js'
@@ -17,6 +18,7 @@ import { list, metaOfRow, nullableText, num, okReply, recordOf, text } from './r
 import { revocationRunner } from './revocations.js'
 import { defineScripts, opt, type Arg, type ScriptName } from './scripts.js'
 import { createShards } from './shards.js'
+import { writeDeadlines } from './deadlines.js'
 
 export interface RedisStoreOptions extends StoreOptions {
   readonly connection: RedisConnection
@@ -40,18 +42,19 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
   const client = createRedisClient(options.connection, commandTimeoutMs)
   const scripts = defineScripts(client)
   const ready = readinessGate(client, commandTimeoutMs)
+  const deadlines = writeDeadlines(client, commandTimeoutMs)
 
   /** Runs a script once the client is connected; connection trouble becomes store_unavailable. */
   async function run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     const waiting = ready()
     if (waiting !== null) await waiting
     try {
-      return await scripts[name](...keys, ...args)
+      return await deadlines.guard(name, (leading) => scripts[name](...keys, ...leading, ...args))
     } catch (err) {
       throw storeError(err)
     }
   }
-  const revoke = revocationRunner({ client, ready, run, waitReplicas, commandTimeoutMs })
+  const revoke = revocationRunner({ client, ready, run, deadlines, waitReplicas, commandTimeoutMs })
   const shards = createShards({ perShard: options.connection.mode === 'cluster', prefix, run, revoke })
 
   /** write.lua, for setKey, deleteKey and patch: the batch applied at once, replying with the new version or the whole session. */
@@ -205,6 +208,9 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
       }
     },
 
-    close: () => closeClient(client, commandTimeoutMs)
+    close() {
+      deadlines.close()
+      return closeClient(client, commandTimeoutMs)
+    }
   }
 }

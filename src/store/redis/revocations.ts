@@ -5,6 +5,7 @@
  */
 import type { ChainableCommander } from 'ioredis'
 import { storeError, unavailable, type RedisClient } from './client.js'
+import type { Deadlines } from './deadlines.js'
 import { num } from './replies.js'
 import { scriptMethod, type Run } from './scripts.js'
 
@@ -14,6 +15,8 @@ export interface RevocationOptions {
   readonly ready: () => Promise<void> | null
   /** How any script runs: revocations too, when no replica need acknowledge them. */
   readonly run: Run
+  /** The deadlines every revoking script carries (deadlines.ts). */
+  readonly deadlines: Deadlines
   readonly waitReplicas: number
   readonly commandTimeoutMs: number
 }
@@ -23,27 +26,28 @@ export interface RevocationOptions {
  * the same connection (so on Cluster it reaches the primary that took the
  * write) and fails as store_unavailable when fewer replicas acknowledge it.
  */
-export function revocationRunner({ client, ready, run, waitReplicas, commandTimeoutMs }: RevocationOptions): Run {
+export function revocationRunner({ client, ready, run, deadlines, waitReplicas, commandTimeoutMs }: RevocationOptions): Run {
   if (waitReplicas === 0) return run
   // Shorter than the command timeout, so that a shortfall comes back as a count.
   const waitMs = Math.max(1, Math.floor(commandTimeoutMs * 0.8))
   return async (name, keys, args) => {
     await ready()
-    const pipeline = client.pipeline()
-    scriptMethod<ChainableCommander>(pipeline, name)(...keys, ...args)
-    pipeline.wait(waitReplicas, waitMs)
-    let results: [Error | null, unknown][] | null
     try {
-      results = await pipeline.exec()
+      return await deadlines.guard(name, async (leading) => {
+        const pipeline = client.pipeline()
+        scriptMethod<ChainableCommander>(pipeline, name)(...keys, ...leading, ...args)
+        pipeline.wait(waitReplicas, waitMs)
+        const [script, wait] = (await pipeline.exec()) ?? []
+        if (script === undefined || wait === undefined) throw unavailable('redis: no reply')
+        // Thrown as they came, so that the guard can tell a reply from a lost command.
+        if (script[0] !== null) throw script[0]
+        if (wait[0] !== null) throw wait[0]
+        const acks = num(wait[1])
+        if (acks < waitReplicas) throw unavailable(`only ${acks} of ${waitReplicas} replicas acknowledged the revocation`)
+        return script[1]
+      })
     } catch (err) {
       throw storeError(err)
     }
-    const [script, wait] = results ?? []
-    if (script === undefined || wait === undefined) throw unavailable('redis: no reply')
-    if (script[0] !== null) throw storeError(script[0])
-    if (wait[0] !== null) throw storeError(wait[0])
-    const acks = num(wait[1])
-    if (acks < waitReplicas) throw unavailable(`only ${acks} of ${waitReplicas} replicas acknowledged the revocation`)
-    return script[1]
   }
 }

@@ -10,22 +10,27 @@ import { readFileSync } from 'node:fs'
 import type { ChainableCommander } from 'ioredis'
 import type { RedisClient } from './client.js'
 
-/** Every script by the name the backend calls it: its file, and how many of its arguments are keys. */
+/**
+ * Every script by the name the backend calls it: its file, how many of its
+ * arguments are keys, and whether it writes, so that its first other argument
+ * is its deadline (deadlines.ts).
+ */
 const SCRIPTS = {
-  create: { file: 'create.lua', keys: 1 },
-  read: { file: 'read.lua', keys: 1 },
-  readKey: { file: 'read-key.lua', keys: 1 },
-  write: { file: 'write.lua', keys: 1 },
-  destroy: { file: 'destroy.lua', keys: 1 },
-  rotate: { file: 'rotate.lua', keys: 2 },
-  listUser: { file: 'list-user.lua', keys: 1 },
-  revokeUser: { file: 'revoke-user.lua', keys: 1 },
-  listIndex: { file: 'list-index.lua', keys: 1 },
-  revokeIndex: { file: 'revoke-index.lua', keys: 1 },
-  count: { file: 'count.lua', keys: 1 }
+  create: { file: 'create.lua', keys: 1, deadline: true },
+  read: { file: 'read.lua', keys: 1, deadline: false },
+  readKey: { file: 'read-key.lua', keys: 1, deadline: false },
+  write: { file: 'write.lua', keys: 1, deadline: true },
+  destroy: { file: 'destroy.lua', keys: 1, deadline: true },
+  rotate: { file: 'rotate.lua', keys: 2, deadline: true },
+  listUser: { file: 'list-user.lua', keys: 1, deadline: false },
+  revokeUser: { file: 'revoke-user.lua', keys: 1, deadline: true },
+  listIndex: { file: 'list-index.lua', keys: 1, deadline: false },
+  revokeIndex: { file: 'revoke-index.lua', keys: 1, deadline: true },
+  count: { file: 'count.lua', keys: 1, deadline: false }
 } as const
 
 export type ScriptName = keyof typeof SCRIPTS
+export const hasDeadline = (name: ScriptName): boolean => SCRIPTS[name].deadline
 export type Arg = string | number
 /** Runs a script with its keys (KEYS) and its other arguments (ARGV); resolves to its reply. */
 export type Run = (name: ScriptName, keys: readonly string[], args: readonly Arg[]) => Promise<unknown>

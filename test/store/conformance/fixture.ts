@@ -8,7 +8,7 @@ import { AppError } from '../../../src/errors.js'
 import type { CreateSessionInput, SessionData, SessionRecord, Store, StoreLimits, StoreOptions } from '../../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../../src/tokens.js'
 import { fakeClock, type FakeClock } from '../../helpers/clock.js'
-import { ABSOLUTE_MS, DEFAULT_LIMITS, IDLE_MS } from '../../helpers/store.js'
+import { DEFAULT_LIMITS, sessionInput } from '../../helpers/store.js'
 
 /** Builds an isolated, empty store from `options`; the backend's test file closes it when the file ends. */
 export type MakeStore = (options: StoreOptions) => Promise<Store>
@@ -47,17 +47,7 @@ export function setupFor(makeStore: MakeStore): Setup {
     return {
       store,
       clock,
-      create: (input = {}) =>
-        store.create({
-          handle: newHandle(),
-          userId: null,
-          data: {},
-          idleTtlMs: IDLE_MS,
-          absoluteTtlMs: ABSOLUTE_MS,
-          userAgent: null,
-          ip: null,
-          ...input
-        }),
+      create: (input = {}) => store.create(sessionInput(input)),
       snapshot: async (handle) => norm(await store.get(handle, { touch: false }))
     }
   }

@@ -1,8 +1,9 @@
 -- Ends sessions. KEYS[1] a key in the handles' slot (routing only).
--- ARGV: P, now, handle... Reply: how many of them were live.
-local P, now = ARGV[1], tonumber(ARGV[2])
+-- ARGV: deadline, P, now, handle... Reply: how many of them were live.
+if late(ARGV[1]) then return TOO_LATE end
+local P, now = ARGV[2], tonumber(ARGV[3])
 local ended = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local handle = ARGV[i]
   local SP = prefixOfHandle(P, handle)
   local m = loadMeta(SP .. 's:' .. handle)

@@ -17,6 +17,18 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- Whether a write reached Redis after its deadline (ms on Redis's clock, see
+-- deadlines.ts): then it waited in a stalled server's socket while the
+-- service answered 503 for it, and must not run.
+local function late(deadline)
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > tonumber(deadline)
+end
+
+-- A write's refusal once late: an error reply, whatever the script's reply
+-- shape, that client.ts reads as store_unavailable.
+local TOO_LATE = {err = 'LATE the write reached Redis after its deadline'}
+
 -- An optional argument: '' is none, otherwise the value follows a leading '='.
 local function opt(arg)
   if arg == '' then return false end

@@ -1,8 +1,9 @@
 -- Moves a live session to a new handle in the same shard, optionally binding
 -- a user, and leaves a tombstone on the old handle for the grace period.
--- KEYS[1] old hash, KEYS[2] new hash. ARGV: P, old handle, new handle, now,
+-- KEYS[1] old hash, KEYS[2] new hash. ARGV: deadline, P, old handle, new handle, now,
 -- userId? ('' or '='..userId), graceMs. Reply: {'ok', HGETALL} or an error status.
-local P, old, new, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if late(ARGV[1]) then return TOO_LATE end
+local P, old, new, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local SP = prefixOfHandle(P, old)
 local m = loadLive(SP, old, now)
 if not m then return gone(SP, old, now) end
@@ -13,7 +14,7 @@ redis.call('ZREM', SP .. 'all', entryOf(old, m.u, m.m))
 unindex(SP, old, m.u, flat)
 redis.call('RENAME', KEYS[1], KEYS[2])
 
-local userId = opt(ARGV[5])
+local userId = opt(ARGV[6])
 if userId then
   m.u = userId
   redis.call('HSET', KEYS[2], '@u', userId, '@a', int(now))
@@ -21,6 +22,6 @@ end
 redis.call('ZADD', SP .. 'all', tonumber(m.e), entryOf(new, m.u, m.m))
 index(SP, new, m.u, flat, tonumber(m.x) - now)
 
-local grace = tonumber(ARGV[6])
+local grace = tonumber(ARGV[7])
 redis.call('SET', SP .. 'r:' .. old, int(now + grace), 'PX', grace)
 return {'ok', redis.call('HGETALL', KEYS[2])}

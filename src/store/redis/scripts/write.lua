@@ -1,15 +1,16 @@
 -- Applies a batch of data writes atomically: all checks before any write.
--- KEYS[1] session hash. ARGV: P, handle, now, touch ('1'/'0'), ifMatch?
+-- KEYS[1] session hash. ARGV: deadline, P, handle, now, touch ('1'/'0'), ifMatch?
 -- ('' or '='..version), maxKeys, maxSessionBytes, reply ('version'/'record'),
 -- nSet, nDel, nIncr, then nSet x (key, JSON text, indexed value?),
 -- nDel x key, nIncr x (key, by, '1' when the key is indexed).
 -- Reply: {'ok', version} or {'ok', HGETALL}, or an error status.
-local P, handle, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if late(ARGV[1]) then return TOO_LATE end
+local P, handle, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local SP = prefixOfHandle(P, handle)
 local key = KEYS[1]
 
-local nSet, nDel, nIncr = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local setAt, delAt, incrAt = 12, 12 + 3 * nSet, 12 + 3 * nSet + nDel
+local nSet, nDel, nIncr = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local setAt, delAt, incrAt = 13, 13 + 3 * nSet, 13 + 3 * nSet + nDel
 local names = {}
 for i = 0, nSet - 1 do names[#names + 1] = ARGV[setAt + 3 * i] end
 for i = 0, nDel - 1 do names[#names + 1] = ARGV[delAt + i] end
@@ -17,7 +18,7 @@ for i = 0, nIncr - 1 do names[#names + 1] = ARGV[incrAt + 3 * i] end
 local m, current = loadLive(SP, handle, now, names)
 if not m then return gone(SP, handle, now) end
 
-local ifMatch = opt(ARGV[5])
+local ifMatch = opt(ARGV[6])
 if ifMatch and tonumber(ifMatch) ~= tonumber(m.v) then
   return {'precondition_failed', 'the session is at version ' .. m.v .. ', not ' .. ifMatch}
 end
@@ -75,11 +76,11 @@ for i = 0, nIncr - 1 do
   put(k, text, indexValue)
 end
 
-if keys > tonumber(ARGV[6]) then
-  return {'payload_too_large', 'a session holds at most ' .. ARGV[6] .. ' keys'}
+if keys > tonumber(ARGV[7]) then
+  return {'payload_too_large', 'a session holds at most ' .. ARGV[7] .. ' keys'}
 end
-if bytes > tonumber(ARGV[7]) then
-  return {'payload_too_large', 'a session holds at most ' .. ARGV[7] .. ' bytes of data'}
+if bytes > tonumber(ARGV[8]) then
+  return {'payload_too_large', 'a session holds at most ' .. ARGV[8] .. ' bytes of data'}
 end
 
 if #writes > 0 or #deletes > 0 then
@@ -113,7 +114,7 @@ if reindex then
     m.m = newJson
   end
 end
-local touch = ARGV[4] == '1'
+local touch = ARGV[5] == '1'
 local e = tonumber(m.e)
 if touch then
   e = slide(m, now)
@@ -131,5 +132,5 @@ if oldEntry then
   redis.call('ZADD', SP .. 'all', e, entryOf(handle, m.u, m.m))
 end
 
-if ARGV[8] == 'record' then return {'ok', redis.call('HGETALL', key)} end
+if ARGV[9] == 'record' then return {'ok', redis.call('HGETALL', key)} end
 return {'ok', tonumber(m.v)}
