@@ -3,7 +3,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { deepFreeze } from './freeze.js'
 import { compileGlobs } from './globs.js'
-import { DATA_KEY_PATTERN, DATA_KEY_RULE } from './limits.js'
+import { INDEX_ENTRY_RULE, isPlainEntry, parseIndexEntry } from './store/index-entries.js'
 import type { BackendSettings, HostPort, RedisConnection } from './store/types.js'
 
 export type ApiKeyScope = 'service' | 'admin'
@@ -47,6 +47,7 @@ export interface Config {
     readonly maxSessionBytes: number
     /** null: unlimited. */
     readonly maxSessionsPerUser: number | null
+    readonly maxIndexValues: number
   }
   readonly anonymousRateLimit: number
   readonly metricsToken: string | undefined
@@ -98,7 +99,7 @@ const apiKeyList = list.pipe(
   )
 )
 
-const dataKeyList = list.pipe(z.array(z.string().regex(DATA_KEY_PATTERN, `each key ${DATA_KEY_RULE}`)))
+const indexEntryList = list.pipe(z.array(z.string().refine((name) => parseIndexEntry(name) !== null, `each entry ${INDEX_ENTRY_RULE}`)))
 const globList = list.pipe(z.array(z.string().regex(/^[A-Za-z0-9._:*-]{1,128}$/, 'each glob must be 1-128 characters of [A-Za-z0-9._:-] and *')))
 
 /** What @fastify/proxy-addr accepts: an IP, ip/prefix, IPv4 ip/netmask, or a named range. */
@@ -168,12 +169,13 @@ const envSchema = z.object({
   COOKIE_PERSISTENT: z.stringbool().default(true),
   API_KEYS: apiKeyList.optional(),
   PUBLIC_KEYS: globList.default([]),
-  INDEXED_KEYS: dataKeyList.default([]),
+  INDEXED_KEYS: indexEntryList.default([]),
   ALLOW_ANONYMOUS: z.stringbool().default(false),
   MAX_VALUE_BYTES: positiveInt(16 * 1024),
   MAX_KEYS: positiveInt(256),
   MAX_SESSION_BYTES: positiveInt(256 * 1024),
   MAX_SESSIONS_PER_USER: z.coerce.number().int().min(0).default(0),
+  MAX_INDEX_VALUES: positiveInt(64),
   ANONYMOUS_RATE_LIMIT: positiveInt(30),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TRUST_PROXY: trustProxy.default(false),
@@ -212,7 +214,8 @@ function crossFieldProblems(e: Env): string[] {
     if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: SameSite=None cookies must be Secure')
   }
   const isPublic = compileGlobs(e.PUBLIC_KEYS)
-  for (const key of e.INDEXED_KEYS) {
+  // A collection entry describes content (a cart), never authority, so it may index a public key.
+  for (const key of e.INDEXED_KEYS.filter(isPlainEntry)) {
     if (isPublic(key)) problems.push(`INDEXED_KEYS: "${key}" is matched by PUBLIC_KEYS, so a browser could choose its own value`)
   }
   return problems
@@ -261,7 +264,8 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
       maxValueBytes: e.MAX_VALUE_BYTES,
       maxKeys: e.MAX_KEYS,
       maxSessionBytes: e.MAX_SESSION_BYTES,
-      maxSessionsPerUser: e.MAX_SESSIONS_PER_USER === 0 ? null : e.MAX_SESSIONS_PER_USER
+      maxSessionsPerUser: e.MAX_SESSIONS_PER_USER === 0 ? null : e.MAX_SESSIONS_PER_USER,
+      maxIndexValues: e.MAX_INDEX_VALUES
     },
     anonymousRateLimit: e.ANONYMOUS_RATE_LIMIT,
     metricsToken: e.METRICS_TOKEN,

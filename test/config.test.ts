@@ -53,7 +53,7 @@ t.test('defaults', async (t) => {
   t.same(c.publicKeys, [])
   t.same(c.indexedKeys, [])
   t.equal(c.allowAnonymous, false)
-  t.same(c.limits, { maxValueBytes: 16384, maxKeys: 256, maxSessionBytes: 262144, maxSessionsPerUser: null })
+  t.same(c.limits, { maxValueBytes: 16384, maxKeys: 256, maxSessionBytes: 262144, maxSessionsPerUser: null, maxIndexValues: 64 })
   t.equal(c.anonymousRateLimit, 30)
   t.equal(c.metricsToken, undefined)
   t.equal(c.trustProxy, false)
@@ -74,12 +74,12 @@ t.test('ENV_NAMES lists every variable the schema reads', async (t) => {
     'REDIS_CLUSTER_NODES', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS', 'REDIS_KEY_PREFIX', 'REDIS_WAIT_REPLICAS',
     'STORE_TIMEOUT_MS', 'SESSION_IDLE_TTL', 'SESSION_ABSOLUTE_TTL', 'TOUCH_INTERVAL', 'COOKIE_NAME', 'COOKIE_SECRET',
     'COOKIE_DOMAIN', 'COOKIE_SAMESITE', 'COOKIE_SECURE', 'COOKIE_PERSISTENT', 'API_KEYS', 'PUBLIC_KEYS', 'INDEXED_KEYS',
-    'ALLOW_ANONYMOUS', 'MAX_VALUE_BYTES', 'MAX_KEYS', 'MAX_SESSION_BYTES', 'MAX_SESSIONS_PER_USER',
+    'ALLOW_ANONYMOUS', 'MAX_VALUE_BYTES', 'MAX_KEYS', 'MAX_SESSION_BYTES', 'MAX_SESSIONS_PER_USER', 'MAX_INDEX_VALUES',
     'ANONYMOUS_RATE_LIMIT', 'METRICS_TOKEN', 'TRUST_PROXY', 'ALLOWED_ORIGINS'
   ]) {
     t.ok(ENV_NAMES.includes(name), name)
   }
-  t.equal(ENV_NAMES.length, 36)
+  t.equal(ENV_NAMES.length, 37)
 })
 
 t.test('every variable parses into the config', async (t) => {
@@ -133,7 +133,7 @@ t.test('every variable parses into the config', async (t) => {
   t.same(c.publicKeys, ['cart', 'prefs.*'])
   t.same(c.indexedKeys, ['tenant', 'plan'])
   t.equal(c.allowAnonymous, true)
-  t.same(c.limits, { maxValueBytes: 1024, maxKeys: 10, maxSessionBytes: 4096, maxSessionsPerUser: 5 })
+  t.same(c.limits, { maxValueBytes: 1024, maxKeys: 10, maxSessionBytes: 4096, maxSessionsPerUser: 5, maxIndexValues: 64 })
   t.equal(c.anonymousRateLimit, 7)
   t.equal(c.metricsToken, 'm'.repeat(16))
   t.equal(c.trustProxy, 2)
@@ -256,6 +256,13 @@ t.test('each bad value gives a problem line naming its variable', async (t) => {
     ['PUBLIC_KEYS', 'a b'],
     ['INDEXED_KEYS', 'tenant,ten*'],
     ['INDEXED_KEYS', 'k'.repeat(129)],
+    ['INDEXED_KEYS', 'cart[].'],
+    ['INDEXED_KEYS', 'cart[]x'],
+    ['INDEXED_KEYS', 'cart[].a.b'],
+    ['INDEXED_KEYS', '[].sku'],
+    ['INDEXED_KEYS', 'cart[][]'],
+    ['INDEXED_KEYS', `cart[].${'m'.repeat(65)}`],
+    ['MAX_INDEX_VALUES', '0'],
     ['MAX_VALUE_BYTES', '0'],
     ['MAX_KEYS', '-1'],
     ['MAX_SESSION_BYTES', 'lots'],
@@ -428,6 +435,10 @@ t.test('an INDEXED_KEYS entry may not be a public key', async (t) => {
   t.equal(two.length, 2, 'one line per exposed key', { problems: two })
   const ok = loadConfig({ PUBLIC_KEYS: 'cart,prefs.*,tenants', INDEXED_KEYS: 'tenant,prefs' })
   t.same(ok.indexedKeys, ['tenant', 'prefs'], 'near misses are fine')
+  refuses(t, { PUBLIC_KEYS: 'tags', INDEXED_KEYS: 'tags,tags[]' }, 'INDEXED_KEYS', /"tags" is matched/)
+  const collections = loadConfig({ PUBLIC_KEYS: 'cart,tags', INDEXED_KEYS: 'cart[].sku,tags[],cart[].brand_2-x' })
+  t.same(collections.indexedKeys, ['cart[].sku', 'tags[]', 'cart[].brand_2-x'], 'a collection entry may index a public key: it describes content, never authority')
+  t.equal(loadConfig({ MAX_INDEX_VALUES: '8' }).limits.maxIndexValues, 8)
 })
 
 t.test('COOKIE_SECRET: every secret at least 32 characters', async (t) => {

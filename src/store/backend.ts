@@ -12,11 +12,14 @@
  */
 import type { CreateSessionInput, SessionMeta, SessionRecord, Store, WriteOptions } from './types.js'
 
-/** A data key, its value's JSON text, and the value it is filed under in its index (null: not filed). */
+/** An INDEXED_KEYS entry's name and a value a session is filed under for it (index-entries.ts). */
+export type IndexPair = readonly [entry: string, value: string]
+
+/** A data key, its value's JSON text, and what it files the session under: sorted, each pair once (none when not indexed). */
 export interface EncodedEntry {
   readonly key: string
   readonly text: string
-  readonly indexValue: string | null
+  readonly filed: readonly IndexPair[]
 }
 
 /** A create with its data encoded: one entry per key, with their total size against maxSessionBytes. */
@@ -32,8 +35,15 @@ export interface EncodedBatch {
   readonly incr: readonly (readonly [key: string, by: number])[]
 }
 
-/** The Store's methods, but for those whose inputs checked.ts encodes, and destroy, which takes many handles. */
-export interface Backend extends Omit<Store, 'create' | 'setKey' | 'patch' | 'destroy' | 'listUserSessions'> {
+/** Live sessions in total and per value of an entry, and how many are filed under at least one of its values (0 without an entry). */
+export interface BackendCounts {
+  readonly total: number
+  readonly by: Readonly<Record<string, number>>
+  readonly filed: number
+}
+
+/** The Store's methods, but for those whose inputs checked.ts encodes, destroy, which takes many handles, and counts, whose `without` checked.ts derives. */
+export interface Backend extends Omit<Store, 'create' | 'setKey' | 'patch' | 'destroy' | 'listUserSessions' | 'countSessions'> {
   create(input: EncodedCreate): Promise<SessionRecord>
   setKey(handle: string, entry: EncodedEntry, options: WriteOptions): Promise<number>
   patch(handle: string, batch: EncodedBatch, options: WriteOptions): Promise<SessionRecord>
@@ -41,4 +51,5 @@ export interface Backend extends Omit<Store, 'create' | 'setKey' | 'patch' | 'de
   destroy(handles: readonly string[]): Promise<number>
   /** The user's live sessions, in any order (checked.ts sorts them). */
   listUserSessions(userId: string): Promise<SessionMeta[]>
+  countSessions(byKey?: string): Promise<BackendCounts>
 }

@@ -7,6 +7,7 @@
  */
 import { shardOf } from '../tokens.js'
 import type { Backend } from './backend.js'
+import { indexPlan } from './index-entries.js'
 import {
   assertDataKey,
   assertIndexedKey,
@@ -30,7 +31,7 @@ function checkedCall<T>(call: () => Promise<T>): Promise<T> {
 
 export function checkedStore(backend: Backend, options: StoreOptions): Store {
   const { limits } = options
-  const indexedKeys: ReadonlySet<string> = new Set(options.indexedKeys)
+  const plan = indexPlan(options.indexedKeys)
 
   /** MAX_SESSIONS_PER_USER, after the record's session was bound to its user (see userLimitVictims). */
   async function enforceUserLimit(record: SessionRecord): Promise<SessionRecord> {
@@ -44,7 +45,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
     kind: backend.kind,
 
     async create(input) {
-      const { entries, bytes } = encodeData(input.data, limits, indexedKeys)
+      const { entries, bytes } = encodeData(input.data, limits, plan)
       const { handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip } = input
       return enforceUserLimit(await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes }))
     },
@@ -58,7 +59,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
 
     setKey: (handle, key, value, write) => checkedCall(() => {
       assertDataKey(key)
-      return backend.setKey(handle, encodeEntry(key, value, limits, indexedKeys), write)
+      return backend.setKey(handle, encodeEntry(key, value, limits, plan), write)
     }),
 
     deleteKey: (handle, key, write) => checkedCall(() => {
@@ -66,7 +67,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       return backend.deleteKey(handle, key, write)
     }),
 
-    patch: (handle, ops, write) => checkedCall(() => backend.patch(handle, encodeBatch(ops, limits, indexedKeys), write)),
+    patch: (handle, ops, write) => checkedCall(() => backend.patch(handle, encodeBatch(ops, limits, plan), write)),
 
     destroy: async (handle) => (await backend.destroy([handle])) > 0,
 
@@ -86,19 +87,20 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
     revokeUserSessions: (userId, revocation) => backend.revokeUserSessions(userId, revocation),
 
     listByIndex: (key, value, page) => checkedCall(() => {
-      assertIndexedKey(key, indexedKeys)
+      assertIndexedKey(key, plan)
       assertPage(page.limit, page.cursor)
       return backend.listByIndex(key, value, page)
     }),
 
     revokeByIndex: (key, value) => checkedCall(() => {
-      assertIndexedKey(key, indexedKeys)
+      assertIndexedKey(key, plan)
       return backend.revokeByIndex(key, value)
     }),
 
-    countSessions: (byKey) => checkedCall(() => {
-      if (byKey !== undefined) assertIndexedKey(byKey, indexedKeys)
-      return backend.countSessions(byKey)
+    countSessions: (byKey) => checkedCall(async () => {
+      if (byKey !== undefined) assertIndexedKey(byKey, plan)
+      const { total, by, filed } = await backend.countSessions(byKey)
+      return { total, by, without: byKey === undefined ? null : total - filed }
     }),
 
     ping: () => backend.ping(),

@@ -8,6 +8,7 @@ import { AppError } from '../errors.js'
 import { DATA_KEY_PATTERN, DATA_KEY_RULE } from '../limits.js'
 import { HANDLE_PATTERN } from '../tokens.js'
 import type { EncodedBatch, EncodedEntry } from './backend.js'
+import { indexPairs, type IndexPlan } from './index-entries.js'
 import { slideExpiry } from './expiry.js'
 import type { BatchOps, CreateSessionInput, JsonValue, SessionData, SessionMeta, StoreLimits } from './types.js'
 
@@ -18,8 +19,8 @@ export function assertDataKey(key: string): void {
   if (!DATA_KEY_PATTERN.test(key)) throw new AppError('validation_failed', `key ${shown(key)} ${DATA_KEY_RULE}`)
 }
 
-export function assertIndexedKey(key: string, indexedKeys: ReadonlySet<string>): void {
-  if (!indexedKeys.has(key)) throw new AppError('validation_failed', `${shown(key)} is not an indexed key`)
+export function assertIndexedKey(key: string, plan: IndexPlan): void {
+  if (!plan.names.has(key)) throw new AppError('validation_failed', `${shown(key)} is not an INDEXED_KEYS entry`)
 }
 
 /** A listing page: a positive integer size and, after the first page, a cursor this service issued (a handle). */
@@ -61,23 +62,23 @@ export function assertSessionFits(keys: number, bytes: number, limits: StoreLimi
   if (bytes > limits.maxSessionBytes) throw new AppError('payload_too_large', `a session holds at most ${limits.maxSessionBytes} bytes of data`)
 }
 
-/** A value to write under a checked key: its JSON text and what it is filed under when the key is indexed. */
-export function encodeEntry(key: string, value: JsonValue, limits: StoreLimits, indexedKeys: ReadonlySet<string>): EncodedEntry {
-  return storedEntry(key, encodeValue(key, value, limits), indexedKeys)
+/** A value to write under a checked key: its JSON text and what it files the session under. */
+export function encodeEntry(key: string, value: JsonValue, limits: StoreLimits, plan: IndexPlan): EncodedEntry {
+  return { key, text: encodeValue(key, value, limits), filed: indexPairs(plan, key, value, limits.maxIndexValues) }
 }
 
-/** A stored JSON text as an entry: filed under its index text when the key is indexed. */
-export function storedEntry(key: string, text: string, indexedKeys: ReadonlySet<string>): EncodedEntry {
-  return { key, text, indexValue: indexedKeys.has(key) ? indexText(text) : null }
+/** A stored JSON text (an incremented value) as an entry, filed by the same rule as a written value. */
+export function storedEntry(key: string, text: string, limits: StoreLimits, plan: IndexPlan): EncodedEntry {
+  return { key, text, filed: indexPairs(plan, key, parseStoredValue(text), limits.maxIndexValues) }
 }
 
 /** Validates initial data and returns it encoded, with its total size. */
-export function encodeData(data: SessionData, limits: StoreLimits, indexedKeys: ReadonlySet<string>): { entries: EncodedEntry[]; bytes: number } {
+export function encodeData(data: SessionData, limits: StoreLimits, plan: IndexPlan): { entries: EncodedEntry[]; bytes: number } {
   const entries: EncodedEntry[] = []
   let bytes = 0
   for (const key of Object.keys(data)) {
     assertDataKey(key)
-    const entry = encodeEntry(key, data[key] as JsonValue, limits, indexedKeys)
+    const entry = encodeEntry(key, data[key] as JsonValue, limits, plan)
     entries.push(entry)
     bytes += entryBytes(key, entry.text)
   }
@@ -86,7 +87,7 @@ export function encodeData(data: SessionData, limits: StoreLimits, indexedKeys: 
 }
 
 /** An encoded batch: every key validated, every value encoded, no key named twice. */
-export function encodeBatch(ops: BatchOps, limits: StoreLimits, indexedKeys: ReadonlySet<string>): EncodedBatch {
+export function encodeBatch(ops: BatchOps, limits: StoreLimits, plan: IndexPlan): EncodedBatch {
   const seen = new Set<string>()
   const claim = (key: string): void => {
     assertDataKey(key)
@@ -96,7 +97,7 @@ export function encodeBatch(ops: BatchOps, limits: StoreLimits, indexedKeys: Rea
   const set: EncodedEntry[] = []
   for (const key of Object.keys(ops.set ?? {})) {
     claim(key)
-    set.push(encodeEntry(key, (ops.set as SessionData)[key] as JsonValue, limits, indexedKeys))
+    set.push(encodeEntry(key, (ops.set as SessionData)[key] as JsonValue, limits, plan))
   }
   const del: string[] = []
   for (const key of ops.del ?? []) {
@@ -122,17 +123,6 @@ export function incrementText(key: string, current: string | undefined, by: numb
   const sum = base + by
   if (!Number.isSafeInteger(sum)) throw new AppError('conflict', `"${key}" would leave the safe integer range`)
   return String(sum)
-}
-
-/**
- * The value an indexed key is filed under: a string as itself, a number or
- * boolean as its JSON text; other values (null, arrays, objects) are not indexed.
- */
-function indexText(text: string): string | null {
-  const value = parseStoredValue(text)
-  if (typeof value === 'string') return value
-  if (typeof value === 'number' || typeof value === 'boolean') return text
-  return null
 }
 
 /** The metadata of a session created at `now` (version 1; authenticated iff a user is bound). */

@@ -54,11 +54,13 @@ export interface StoreLimits {
   readonly maxSessionBytes: number
   /** Binding one more session to a user ends that user's least recently used session. null: unlimited. */
   readonly maxSessionsPerUser: number | null
+  /** MAX_INDEX_VALUES: the most distinct values one INDEXED_KEYS entry may file a session under. */
+  readonly maxIndexValues: number
 }
 
 export interface StoreOptions {
   readonly limits: StoreLimits
-  /** Data keys whose values are indexed for listByIndex / revokeByIndex / countSessions. */
+  /** INDEXED_KEYS entries (`tenant`, `tags[]`, `cart[].sku`, index-entries.ts) for listByIndex / revokeByIndex / countSessions. */
   readonly indexedKeys: readonly string[]
   /** A touching read refreshes expiry only when the last refresh is at least this old (0: always). */
   readonly touchIntervalMs: number
@@ -114,8 +116,10 @@ export interface Page {
 export interface SessionCounts {
   /** Live sessions in the whole store. */
   readonly total: number
-  /** Live sessions per value of the requested indexed key (values with none are left out). */
+  /** Live sessions per value of the requested entry (values with none are left out); a session under several values counts under each. */
   readonly by: Readonly<Record<string, number>>
+  /** Live sessions filed under no value of the requested entry; null without one. */
+  readonly without: number | null
 }
 
 export interface Store {
@@ -172,7 +176,7 @@ export interface Store {
   /** Ends every live session whose indexed `key` has `value`; resolves to how many. */
   revokeByIndex(key: string, value: string): Promise<number>
 
-  /** Counts live sessions, in total and (with `byKey`, an indexed key) per value. */
+  /** Counts live sessions, in total and (with `byKey`, an INDEXED_KEYS entry) per value and without one. */
   countSessions(byKey?: string): Promise<SessionCounts>
 
   /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */

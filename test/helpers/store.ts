@@ -12,7 +12,8 @@ export const DEFAULT_LIMITS: StoreLimits = {
   maxValueBytes: 16 * 1024,
   maxKeys: 256,
   maxSessionBytes: 256 * 1024,
-  maxSessionsPerUser: null
+  maxSessionsPerUser: null,
+  maxIndexValues: 64
 }
 
 /** A session to create: anonymous, no data, IDLE_MS / ABSOLUTE_MS and a fresh handle, unless overridden. */

@@ -132,8 +132,8 @@ forEachBackend(t, async (t, h) => {
     t.same(seen, acme.map((s) => s.handle).sort(), 'every session once, in handle order')
 
     const stats = await app.inject({ method: 'GET', url: '/v1/stats/sessions?by=tenant', headers: admin })
-    t.same(stats.json(), { total: 11, by: { acme: 7, globex: 3 } })
-    t.same((await app.inject({ method: 'GET', url: '/v1/stats/sessions', headers: admin })).json(), { total: 11, by: {} })
+    t.strictSame(stats.json(), { total: 11, by: { acme: 7, globex: 3 }, without: 1 })
+    t.strictSame((await app.inject({ method: 'GET', url: '/v1/stats/sessions', headers: admin })).json(), { total: 11, by: {} }, 'no without without an entry')
 
     for (const url of ['/v1/sessions?key=color&value=red', '/v1/sessions?key=tenant', '/v1/sessions?key=tenant&value=acme&limit=0', '/v1/sessions?key=tenant&value=acme&cursor=nope', '/v1/stats/sessions?by=color']) {
       const res = await app.inject({ method: 'GET', url, headers: admin })
@@ -146,6 +146,48 @@ forEachBackend(t, async (t, h) => {
     t.same(revoke.json(), { revoked: 7 })
     for (const s of acme) t.notOk(await alive(app, s.token))
     for (const s of globex) t.ok(await alive(app, s.token))
-    t.same((await app.inject({ method: 'GET', url: '/v1/stats/sessions?by=tenant', headers: admin })).json(), { total: 4, by: { globex: 3 } })
+    t.strictSame((await app.inject({ method: 'GET', url: '/v1/stats/sessions?by=tenant', headers: admin })).json(), { total: 4, by: { globex: 3 }, without: 1 })
+  })
+
+  t.test('the recall: which carts hold SKU-1, page through them, count per product, end them', async (t) => {
+    const app = await h.build(t, { INDEXED_KEYS: 'cart[].sku,tags[]', PUBLIC_KEYS: 'cart', MAX_INDEX_VALUES: '4' })
+    const recalled = await Promise.all(Array.from({ length: 5 }, (_, i) => createSession(app, { data: { cart: [{ sku: 'SKU-1', qty: 1 }, { sku: `SKU-${i + 10}` }] } })))
+    const other = await createSession(app, { data: { cart: [{ sku: 'SKU-2' }] } })
+    await createSession(app)
+    const q = (query: string): string => `/v1/sessions?${new URLSearchParams(query).toString()}`
+
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const res: LightMyRequestResponse = await app.inject({ method: 'GET', url: q(`key=cart[].sku&value=SKU-1&limit=2${cursor === null ? '' : `&cursor=${cursor}`}`), headers: admin })
+      t.equal(res.statusCode, 200, res.body)
+      const page = res.json<{ sessions: { handle: string }[]; nextCursor: string | null }>()
+      seen.push(...page.sessions.map((s) => s.handle))
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    t.same(seen, recalled.map((s) => s.handle).sort(), 'every cart holding SKU-1 once, in handle order')
+
+    const stats = await app.inject({ method: 'GET', url: `/v1/stats/sessions?by=${encodeURIComponent('cart[].sku')}`, headers: admin })
+    t.strictSame(stats.json(), { total: 7, by: { 'SKU-1': 5, 'SKU-10': 1, 'SKU-11': 1, 'SKU-12': 1, 'SKU-13': 1, 'SKU-14': 1, 'SKU-2': 1 }, without: 1 }, 'live carts per product, and sessions with none')
+
+    // A browser's own cart: a public key, indexed by a collection entry, bounded by MAX_INDEX_VALUES.
+    const own = { 'x-session-token': other.token, 'content-type': 'application/json' }
+    const tooMany = await app.inject({ method: 'PUT', url: '/v1/session/data/cart', headers: own, payload: { value: [1, 2, 3, 4, 5].map((n) => ({ sku: `S${n}` })) } })
+    t.equal(tooMany.statusCode, 413, 'five distinct SKUs is over MAX_INDEX_VALUES=4')
+    t.equal(codeOf(tooMany), 'payload_too_large')
+    t.match(tooMany.json(), { detail: /cart\[\]\.sku.*MAX_INDEX_VALUES/ })
+    t.same((await app.inject({ method: 'GET', url: '/v1/session/data/cart', headers: own })).json(), { key: 'cart', value: [{ sku: 'SKU-2' }] }, 'the cart is unchanged')
+
+    for (const url of [q('key=cart[]&value=SKU-1'), q('key=cart&value=SKU-1'), '/v1/stats/sessions?by=cart']) {
+      const res = await app.inject({ method: 'GET', url, headers: admin })
+      t.equal(res.statusCode, 400, `${url} names no INDEXED_KEYS entry`)
+      t.equal(codeOf(res), 'validation_failed')
+    }
+
+    const revoke = await app.inject({ method: 'DELETE', url: q('key=cart[].sku&value=SKU-1'), headers: admin })
+    t.same(revoke.json(), { revoked: 5 })
+    for (const s of recalled) t.notOk(await alive(app, s.token))
+    t.ok(await alive(app, other.token))
+    t.strictSame((await app.inject({ method: 'GET', url: `/v1/stats/sessions?by=${encodeURIComponent('cart[].sku')}`, headers: admin })).json(), { total: 2, by: { 'SKU-2': 1 }, without: 1 })
   })
 })

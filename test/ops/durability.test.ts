@@ -26,7 +26,7 @@ const PREFIX = 'durable:'
 
 function makeStore(): Store {
   return createRedisStore({
-    limits: { maxValueBytes: 16 * 1024, maxKeys: 256, maxSessionBytes: 256 * 1024, maxSessionsPerUser: null },
+    limits: { maxValueBytes: 16 * 1024, maxKeys: 256, maxSessionBytes: 256 * 1024, maxSessionsPerUser: null, maxIndexValues: 64 },
     indexedKeys: ['tenant'],
     touchIntervalMs: 0,
     connection: { mode: 'single', url: server.url },

@@ -12,7 +12,7 @@ import type { StoreOptions } from '../../src/store/types.js'
 import { handleOf, newToken, shardOf } from '../../src/tokens.js'
 
 const options: StoreOptions = {
-  limits: { maxValueBytes: 64, maxKeys: 4, maxSessionBytes: 256, maxSessionsPerUser: null },
+  limits: { maxValueBytes: 64, maxKeys: 4, maxSessionBytes: 256, maxSessionsPerUser: null, maxIndexValues: 64 },
   indexedKeys: ['tenant'],
   touchIntervalMs: 0
 }

@@ -48,7 +48,7 @@ runStoreConformance(t, async (options) => {
 
 t.test('waitReplicas on Cluster: WAIT reaches the primary that took the revocation', async (t) => {
   const store = createRedisStore({
-    limits: { maxValueBytes: 1024, maxKeys: 16, maxSessionBytes: 4096, maxSessionsPerUser: null },
+    limits: { maxValueBytes: 1024, maxKeys: 16, maxSessionBytes: 4096, maxSessionsPerUser: null, maxIndexValues: 64 },
     indexedKeys: [],
     touchIntervalMs: 0,
     connection: { mode: 'cluster', nodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), username: undefined, password: undefined, tls: false },

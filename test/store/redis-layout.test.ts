@@ -17,7 +17,7 @@ import { startRedisServer } from '../helpers/redis-server.js'
 const server = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] })
 t.teardown(() => server.stop())
 
-const LIMITS = { maxValueBytes: 16 * 1024, maxKeys: 256, maxSessionBytes: 256 * 1024, maxSessionsPerUser: null }
+const LIMITS = { maxValueBytes: 16 * 1024, maxKeys: 256, maxSessionBytes: 256 * 1024, maxSessionsPerUser: null, maxIndexValues: 64 }
 let prefixes = 0
 
 function makeStore(t: Test, overrides: Partial<RedisStoreOptions> = {}): Store {

@@ -1,10 +1,11 @@
 /**
  * Questions across sessions through the secondary indexes (admin key): list,
- * revoke and count the sessions filed under a value of an INDEXED_KEYS entry.
+ * revoke and count the sessions filed under a value of an INDEXED_KEYS entry
+ * (`tenant`, `tags[]`, `cart[].sku`), and count those filed under none.
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { dataKey, handle, parse } from '../schemas.js'
+import { handle, parse } from '../schemas.js'
 import { sessionMetaJson } from '../session-json.js'
 
 const DEFAULT_PAGE_SIZE = 100
@@ -14,7 +15,7 @@ const indexValue = z.string().min(1).max(16 * 1024)
 
 export default async function queriesRoutes(app: FastifyInstance): Promise<void> {
   const { store, config } = app
-  const indexedKey = dataKey.refine((k) => config.indexedKeys.includes(k), { message: 'is not an indexed key (INDEXED_KEYS)' })
+  const indexedKey = z.string().refine((k) => config.indexedKeys.includes(k), { message: 'is not an INDEXED_KEYS entry' })
   const listQuery = z.object({
     key: indexedKey,
     value: indexValue,
@@ -39,6 +40,6 @@ export default async function queriesRoutes(app: FastifyInstance): Promise<void>
   app.get('/v1/stats/sessions', async (request) => {
     const query = parse(statsQuery, request.query, 'query')
     const counts = await store.countSessions(query.by)
-    return { total: counts.total, by: counts.by }
+    return counts.without === null ? { total: counts.total, by: counts.by } : counts
   })
 }

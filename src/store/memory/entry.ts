@@ -2,7 +2,7 @@
  * A session as the memory backend holds it: the mutable state behind every
  * record, which index.ts reads and writes and only ever hands out as copies.
  */
-import type { EncodedCreate } from '../backend.js'
+import type { EncodedCreate, IndexPair } from '../backend.js'
 import type { SessionData, SessionMeta } from '../types.js'
 
 /** The mutable state of one session; never handed out (see snapshotMeta / snapshotRecord in index.ts). */
@@ -20,8 +20,8 @@ export interface Entry {
   readonly ip: string | null
   /** Data key to its JSON text, as Redis keeps it. */
   readonly data: Map<string, string>
-  /** Indexed key to the value the session is filed under, as Redis keeps it in `@m`. */
-  readonly filed: Map<string, string>
+  /** Data key to what its value files the session under (only keys that file something), as Redis keeps it in `@m`. */
+  readonly filed: Map<string, readonly IndexPair[]>
   /** data parsed and deeply frozen, shared by every record handed out until the next write; null when due to be rebuilt. */
   view: SessionData | null
   /** Sum of entryBytes over data, checked against maxSessionBytes. */
@@ -30,8 +30,8 @@ export interface Entry {
 
 /** A created session's entry: `meta`, a fresh object, extended in place (not spread) so that every entry has one shape. */
 export function newEntry(meta: SessionMeta, input: EncodedCreate): Entry {
-  const filed = new Map<string, string>()
-  for (const { key, indexValue } of input.entries) if (indexValue !== null) filed.set(key, indexValue)
+  const filed = new Map<string, readonly IndexPair[]>()
+  for (const { key, filed: pairs } of input.entries) if (pairs.length > 0) filed.set(key, pairs)
   const data = new Map(input.entries.map(({ key, text }) => [key, text]))
   return Object.assign(meta, { idleTtlMs: input.idleTtlMs, data, filed, view: null, bytes: input.bytes })
 }

@@ -12,6 +12,7 @@ import { AppError } from '../../errors.js'
 import { deepFreeze } from '../../freeze.js'
 import type { Backend, EncodedEntry } from '../backend.js'
 import { refreshDue, slideExpiry } from '../expiry.js'
+import { indexPlan } from '../index-entries.js'
 import { assertPrecondition, assertSessionFits, entryBytes, incrementText, initialMeta, parseStoredValue, storedEntry } from '../rules.js'
 import { ROTATION_GRACE_MS, type AccessOptions, type SessionData, type SessionMeta, type SessionRecord, type StoreOptions, type WriteOptions } from '../types.js'
 import { newEntry, type Entry } from './entry.js'
@@ -44,8 +45,8 @@ export interface MemoryBackend extends Backend {
 export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend {
   const { limits, touchIntervalMs } = options
   const clock = options.clock ?? Date.now
-  const indexedKeys: ReadonlySet<string> = new Set(options.indexedKeys)
-  const indexes = createIndexes(indexedKeys)
+  const plan = indexPlan(options.indexedKeys)
+  const indexes = createIndexes(plan.names)
   const table = createSessionTable(indexes)
   let closed = false
 
@@ -112,7 +113,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
     for (const [key, change] of changes) {
       if (change === undefined) entry.data.delete(key)
       else entry.data.set(key, change.text)
-      indexes.refile(entry, key, change?.indexValue ?? null)
+      indexes.refile(entry, key, change?.filed ?? [])
     }
     entry.bytes = bytes
     if (changed) {
@@ -162,7 +163,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       const changes: DataChange[] = batch.set.map((entry) => [entry.key, entry])
       for (const key of batch.del) changes.push([key, undefined])
       for (const [key, by] of batch.incr) {
-        changes.push([key, storedEntry(key, incrementText(key, session.data.get(key), by), indexedKeys)])
+        changes.push([key, storedEntry(key, incrementText(key, session.data.get(key), by), limits, plan)])
       }
       commit(session, changes, write, now)
       return snapshotRecord(session)
@@ -207,7 +208,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
 
     countSessions: (byKey) => atomically((now) => {
       table.settle(now)
-      return { total: table.size(), by: indexes.counts(byKey) }
+      return { total: table.size(), ...indexes.counts(byKey) }
     }),
 
     ping: () => atomically(() => undefined),

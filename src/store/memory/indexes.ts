@@ -3,24 +3,30 @@
  * sessions bound to each user, and the sessions filed under each value of
  * each indexed key, kept in handle order so that listings page by handle.
  */
+import type { IndexPair } from '../backend.js'
 import type { Entry } from './entry.js'
 import { createSortedHandles, type SortedHandles } from './sorted-handles.js'
 
 export interface Indexes {
-  /** Files the entry under its user and under every value in entry.filed. */
+  /** Files the entry under its user and under every pair in entry.filed. */
   file(entry: Entry): void
   /** The exact inverse of file. */
   unfile(entry: Entry): void
-  /** Moves the entry's filing for an indexed key to `value` (null: not filed), in entry.filed as well. */
-  refile(entry: Entry, key: string, value: string | null): void
+  /** Moves what the value of `dataKey` files the entry under to `pairs`, in entry.filed as well. */
+  refile(entry: Entry, dataKey: string, pairs: readonly IndexPair[]): void
   /** The handles bound to the user, in no particular order. */
   ofUser(userId: string): Iterable<string>
   /** The handles filed under `value` of `key` above `cursor` (all of them when null), in order. */
   under(key: string, value: string, cursor: string | null): Iterable<string>
-  /** How many handles are filed under each value of `key` (none without a key). */
-  counts(key: string | undefined): Record<string, number>
+  /** How many handles are filed under each value of `key`, and under any (none without a key). */
+  counts(key: string | undefined): { by: Record<string, number>; filed: number }
   /** Users with a session, and handles filed under index values (all keys and values together). */
   stats(): { users: number; indexEntries: number }
+}
+
+/** The pairs of `a` that are not in `b` (both sorted and without repeats, as rules.ts makes them). */
+function pairsMissing(a: readonly IndexPair[], b: readonly IndexPair[]): IndexPair[] {
+  return a.filter(([entry, value]) => !b.some(([e, v]) => e === entry && v === value))
 }
 
 export function createIndexes(indexedKeys: ReadonlySet<string>): Indexes {
@@ -50,7 +56,7 @@ export function createIndexes(indexedKeys: ReadonlySet<string>): Indexes {
         if (handles === undefined) userHandles.set(entry.userId, new Set([entry.handle]))
         else handles.add(entry.handle)
       }
-      for (const [key, value] of entry.filed) fileUnder(entry.handle, key, value)
+      for (const pairs of entry.filed.values()) for (const [key, value] of pairs) fileUnder(entry.handle, key, value)
     },
     unfile(entry) {
       if (entry.userId !== null) {
@@ -58,26 +64,26 @@ export function createIndexes(indexedKeys: ReadonlySet<string>): Indexes {
         handles?.delete(entry.handle)
         if (handles?.size === 0) userHandles.delete(entry.userId)
       }
-      for (const [key, value] of entry.filed) unfileFrom(entry.handle, key, value)
+      for (const pairs of entry.filed.values()) for (const [key, value] of pairs) unfileFrom(entry.handle, key, value)
     },
-    refile(entry, key, value) {
-      const old = entry.filed.get(key)
-      if (old === value) return
-      if (old !== undefined) {
-        unfileFrom(entry.handle, key, old)
-        entry.filed.delete(key)
-      }
-      if (value !== null) {
-        fileUnder(entry.handle, key, value)
-        entry.filed.set(key, value)
-      }
+    refile(entry, dataKey, pairs) {
+      const old = entry.filed.get(dataKey) ?? []
+      if (old.length === 0 && pairs.length === 0) return
+      for (const [key, value] of pairsMissing(old, pairs)) unfileFrom(entry.handle, key, value)
+      for (const [key, value] of pairsMissing(pairs, old)) fileUnder(entry.handle, key, value)
+      if (pairs.length === 0) entry.filed.delete(dataKey)
+      else entry.filed.set(dataKey, pairs)
     },
     ofUser: (userId) => userHandles.get(userId) ?? [],
     under: (key, value, cursor) => byValue.get(key)?.get(value)?.after(cursor) ?? [],
     counts(key) {
       const by = Object.create(null) as Record<string, number>
-      for (const [value, handles] of key === undefined ? [] : (byValue.get(key) ?? [])) by[value] = handles.size()
-      return by
+      const filed = new Set<string>()
+      for (const [value, handles] of key === undefined ? [] : (byValue.get(key) ?? [])) {
+        by[value] = handles.size()
+        for (const handle of handles.after(null)) filed.add(handle)
+      }
+      return { by, filed: filed.size }
     },
     stats: () => ({
       users: userHandles.size,

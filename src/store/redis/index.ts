@@ -10,6 +10,7 @@
  */
 import { shardOf } from '../../tokens.js'
 import type { Backend, EncodedBatch } from '../backend.js'
+import { byPair } from '../index-entries.js'
 import { initialMeta, parseStoredValue } from '../rules.js'
 import { ROTATION_GRACE_MS, type RedisConnection, type SessionData, type StoreOptions, type WriteOptions } from '../types.js'
 import { closeClient, createRedisClient, readinessGate, storeError } from './client.js'
@@ -72,7 +73,7 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
       batch.del.length,
       batch.incr.length
     ]
-    for (const { key, text, indexValue } of batch.set) args.push(key, text, opt(indexValue))
+    for (const { key, text, filed } of batch.set) args.push(key, text, filed.length === 0 ? '' : JSON.stringify(filed.flat()))
     args.push(...batch.del)
     for (const [key, by] of batch.incr) args.push(key, by, indexed.has(key) ? '1' : '0')
     return okReply(await run('write', [sessionKey(prefix, handle)], args))
@@ -84,10 +85,7 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
     /** create.lua: the session's hash and its index entries; the record is built here from the input. */
     async create(input) {
       const { entries, bytes } = input
-      const pairs: string[] = []
-      for (const { key, indexValue } of [...entries].sort((a, b) => (a.key < b.key ? -1 : 1))) {
-        if (indexValue !== null) pairs.push(key, indexValue)
-      }
+      const pairs = entries.flatMap(({ filed }) => filed).sort(byPair).flat()
       const now = clock()
       const reply = await run('create', [sessionKey(prefix, input.handle)], [
         prefix,
@@ -184,11 +182,13 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
     /** count.lua over every shard: it prunes in chunks, then counts. */
     async countSessions(byKey) {
       let total = 0
+      let filed = 0
       const by: Record<string, number> = Object.create(null) as Record<string, number>
       await shards.inChunks('count', () => [prefix, clock(), opt(byKey), CHUNK], (reply) => {
-        const [more, count, values] = list(reply)
+        const [more, count, values, filedCount] = list(reply)
         if (num(more) !== 0) return true
         total += num(count)
+        filed += num(filedCount)
         const flat = list(values)
         for (let i = 0; i < flat.length; i += 2) {
           const value = text(flat[i])
@@ -196,7 +196,7 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
         }
         return false
       })
-      return { total, by }
+      return { total, by, filed }
     },
 
     async ping() {

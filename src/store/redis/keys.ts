@@ -8,11 +8,13 @@
  *                           when the member was last written (a touching use moves only the hash's;
  *                           pruning checks the hash)
  *   {P}{t}:u:<userId>       sorted set (score 0): handles of the user's sessions in shard t
- *   {P}{t}:i:<key>=<value>  sorted set (score 0): handles whose indexed key has value, in shard t
- *   {P}{t}:v:<key>          set: values of the indexed key that have entries in shard t
+ *   {P}{t}:i:<entry>=<value> sorted set (score 0): handles an INDEXED_KEYS entry (`tenant`,
+ *                           `tags[]`, `cart[].sku`) files under value, in shard t
+ *   {P}{t}:v:<entry>        set: values of the entry that have handles in shard t
  *   {P}{t}:r:<handle>       string, 60 s: the handle was rotated away
+ *   {P}{t}:tmp              sorted set, only while count.lua runs: a union of index sets
  *
- * "=" cannot appear in a data key, so `<key>=<value>` is unambiguous.
+ * "=" cannot appear in an entry, so `<entry>=<value>` is unambiguous.
  */
 import { shardOf } from '../../tokens.js'
 

@@ -25,6 +25,7 @@
  * TTLs never loses a key mid-case.
  */
 import type { Test } from 'tap'
+import { collectionIndexTests } from './collections.js'
 import { concurrencyTests } from './concurrency.js'
 import { dataOperationTests, isolationTests, prototypeKeyTests } from './data.js'
 import { expiryTests } from './expiry.js'
@@ -54,6 +55,7 @@ const CONCERNS: readonly (readonly [string, Cases])[] = [
   ['revokeUserSessions', revokeUserSessionsTests],
   ['maxSessionsPerUser', maxSessionsPerUserTests],
   ['secondary indexes', secondaryIndexTests],
+  ['collection indexes', collectionIndexTests],
   ['no shared mutable state', isolationTests]
 ]
 

@@ -72,29 +72,63 @@ local function metaCount(m)
   return n
 end
 
--- Indexed pairs are a flat list {k1, v1, k2, v2, ...} sorted by key; @m holds
--- their JSON so the entry can be rebuilt exactly whatever INDEXED_KEYS says now.
+-- Indexed pairs are a flat list {e1, v1, e2, v2, ...} of INDEXED_KEYS entries
+-- (`tenant`, `tags[]`, `cart[].sku`) and values, sorted, each pair once; @m
+-- holds their JSON so the entry can be rebuilt exactly whatever INDEXED_KEYS
+-- says now.
 local function pairsOf(m)
   if not m.m then return {} end
   return cjson.decode(m.m)
 end
 
-local function pairsFromMap(map)
-  local names = {}
-  for k in pairs(map) do names[#names + 1] = k end
-  table.sort(names)
+-- The data key an entry reads: its name up to any `[`.
+local function dataKeyOf(entry)
+  return string.match(entry, '^[^%[]*')
+end
+
+-- Indexed pairs grouped by the data key whose value filed them.
+local function pairsByDataKey(flat)
+  local groups = {}
+  for i = 1, #flat, 2 do
+    local k = dataKeyOf(flat[i])
+    local group = groups[k] or {}
+    group[#group + 1] = flat[i]
+    group[#group + 1] = flat[i + 1]
+    groups[k] = group
+  end
+  return groups
+end
+
+-- The groups of pairsByDataKey as one sorted flat list again.
+local function pairsOfGroups(groups)
+  local list = {}
+  for _, group in pairs(groups) do
+    for i = 1, #group, 2 do list[#list + 1] = {group[i], group[i + 1]} end
+  end
+  table.sort(list, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
   local flat = {}
-  for _, k in ipairs(names) do
-    flat[#flat + 1] = k
-    flat[#flat + 1] = map[k]
+  for _, pair in ipairs(list) do
+    flat[#flat + 1] = pair[1]
+    flat[#flat + 1] = pair[2]
   end
   return flat
 end
 
-local function mapFromPairs(flat)
-  local map = {}
-  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
-  return map
+-- Whether two flat pair lists (nil for none) are the same.
+local function samePairs(a, b)
+  a, b = a or {}, b or {}
+  if #a ~= #b then return false end
+  for i = 1, #a do
+    if a[i] ~= b[i] then return false end
+  end
+  return true
+end
+
+-- A flat pair list as a set of entry .. NUL .. value (entry names hold no NUL).
+local function pairSet(flat)
+  local set = {}
+  for i = 1, #flat, 2 do set[flat[i] .. '\0' .. flat[i + 1]] = true end
+  return set
 end
 
 -- The session's member in its shard's `all` set, cjson.encode({handle, userId,

@@ -1,8 +1,9 @@
 -- Applies a batch of data writes atomically: all checks before any write.
 -- KEYS[1] session hash. ARGV: deadline, P, handle, now, touch ('1'/'0'), ifMatch?
 -- ('' or '='..version), maxKeys, maxSessionBytes, reply ('version'/'record'),
--- nSet, nDel, nIncr, then nSet x (key, JSON text, indexed value?),
--- nDel x key, nIncr x (key, by, '1' when the key is indexed).
+-- nSet, nDel, nIncr, then nSet x (key, JSON text, what it files the session
+-- under: '' for nothing, else the JSON of its flat pairs), nDel x key,
+-- nIncr x (key, by, '1' when the key itself is an INDEXED_KEYS entry).
 -- Reply: {'ok', version} or {'ok', HGETALL}, or an error status.
 if late(ARGV[1]) then return TOO_LATE end
 local P, handle, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -26,25 +27,28 @@ end
 local keys = redis.call('HLEN', key) - metaCount(m)
 local bytes = tonumber(m.b)
 local oldFlat = pairsOf(m)
-local indexed = mapFromPairs(oldFlat)
+-- What each data key's value files the session under, as it will be.
+local filed = pairsByDataKey(oldFlat)
 -- Whether any indexed pair may change: only then is the entry rebuilt.
 local reindex = false
 -- Every field set and deleted, metadata included: one HSET and one HDEL.
 local writes, deletes = {}, {}
 
-local function put(k, text, indexValue)
+local function put(k, text, filing)
   local old = current[k]
   if old then bytes = bytes - #k - #old else keys = keys + 1 end
   bytes = bytes + #k + #text
   writes[#writes + 1] = k
   writes[#writes + 1] = text
-  if indexed[k] ~= indexValue then reindex = true end
-  indexed[k] = indexValue
+  if not samePairs(filed[k], filing) then reindex = true end
+  filed[k] = filing
 end
 
 for i = 0, nSet - 1 do
   local at = setAt + 3 * i
-  put(ARGV[at], ARGV[at + 1], opt(ARGV[at + 2]) or nil)
+  local filing = nil
+  if ARGV[at + 2] ~= '' then filing = cjson.decode(ARGV[at + 2]) end
+  put(ARGV[at], ARGV[at + 1], filing)
 end
 for i = 0, nDel - 1 do
   local k = ARGV[delAt + i]
@@ -54,8 +58,8 @@ for i = 0, nDel - 1 do
     bytes = bytes - #k - #old
     deletes[#deletes + 1] = k
   end
-  if indexed[k] then reindex = true end
-  indexed[k] = nil
+  if filed[k] then reindex = true end
+  filed[k] = nil
 end
 for i = 0, nIncr - 1 do
   local at = incrAt + 3 * i
@@ -71,9 +75,9 @@ for i = 0, nIncr - 1 do
     return {'conflict', '"' .. k .. '" would leave the safe integer range'}
   end
   local text = int(sum)
-  local indexValue = nil
-  if ARGV[at + 2] == '1' then indexValue = text end
-  put(k, text, indexValue)
+  local filing = nil
+  if ARGV[at + 2] == '1' then filing = {k, text} end
+  put(k, text, filing)
 end
 
 if keys > tonumber(ARGV[7]) then
@@ -94,15 +98,15 @@ end
 -- The all-set member to replace, when the indexed pairs change.
 local oldEntry = false
 if reindex then
-  local newFlat = pairsFromMap(indexed)
+  local newFlat = pairsOfGroups(filed)
   local newJson = #newFlat > 0 and cjson.encode(newFlat)
   if newJson ~= m.m then
-    local before = mapFromPairs(oldFlat)
-    for k, v in pairs(before) do
-      if indexed[k] ~= v then removeIndexEntry(SP, handle, k, v) end
+    local before, after = pairSet(oldFlat), pairSet(newFlat)
+    for i = 1, #oldFlat, 2 do
+      if not after[oldFlat[i] .. '\0' .. oldFlat[i + 1]] then removeIndexEntry(SP, handle, oldFlat[i], oldFlat[i + 1]) end
     end
-    for k, v in pairs(indexed) do
-      if before[k] ~= v then addIndexEntry(SP, handle, k, v, tonumber(m.x) - now) end
+    for i = 1, #newFlat, 2 do
+      if not before[newFlat[i] .. '\0' .. newFlat[i + 1]] then addIndexEntry(SP, handle, newFlat[i], newFlat[i + 1], tonumber(m.x) - now) end
     end
     oldEntry = entryOf(handle, m.u, m.m)
     if newJson then
