@@ -50,6 +50,8 @@ export interface Config {
   }
   readonly anonymousRateLimit: number
   readonly metricsToken: string | undefined
+  /** Set: GET /metrics is served on this port (bound to HOST) and not on PORT. */
+  readonly metricsPort: number | undefined
   readonly trustProxy: boolean | number | readonly string[]
   readonly allowedOrigins: readonly string[]
 }
@@ -65,6 +67,7 @@ const list = z
   .string()
   .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
 
+const port = z.coerce.number().int().min(0).max(65535)
 const seconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback)
 const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback)
 
@@ -143,7 +146,7 @@ const origins = list.pipe(
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: port.default(3000),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STORE: z.enum(['memory', 'redis']).optional(),
@@ -176,6 +179,7 @@ const envSchema = z.object({
   MAX_SESSIONS_PER_USER: z.coerce.number().int().min(0).default(0),
   ANONYMOUS_RATE_LIMIT: positiveInt(30),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: port.optional(),
   TRUST_PROXY: trustProxy.default(false),
   ALLOWED_ORIGINS: origins.default([])
 })
@@ -202,6 +206,7 @@ function crossFieldProblems(e: Env): string[] {
   const names = (e.API_KEYS ?? []).map((k) => k.name)
   const dup = names.find((n, i) => names.indexOf(n) !== i)
   if (dup !== undefined) problems.push(`API_KEYS: the name "${dup}" is used twice`)
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT')
   if (e.COOKIE_NAME.startsWith('__Host-')) {
     if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: a __Host- cookie must be Secure')
     if (e.COOKIE_DOMAIN !== undefined) problems.push('COOKIE_DOMAIN: a __Host- cookie must not have a Domain')
@@ -265,6 +270,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
     },
     anonymousRateLimit: e.ANONYMOUS_RATE_LIMIT,
     metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
     trustProxy: e.TRUST_PROXY,
     allowedOrigins: e.ALLOWED_ORIGINS
   })
