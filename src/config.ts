@@ -8,6 +8,9 @@ import type { BackendSettings, HostPort, RedisConnection } from './store/types.j
 
 export type ApiKeyScope = 'service' | 'admin'
 
+/** The actor of audit lines for a change a session credential made without an API key; no key may take the name. */
+export const SELF_ACTOR = 'self'
+
 export interface ApiKey {
   readonly name: string
   readonly scope: ApiKeyScope
@@ -206,6 +209,7 @@ function crossFieldProblems(e: Env): string[] {
   const names = (e.API_KEYS ?? []).map((k) => k.name)
   const dup = names.find((n, i) => names.indexOf(n) !== i)
   if (dup !== undefined) problems.push(`API_KEYS: the name "${dup}" is used twice`)
+  if (names.includes(SELF_ACTOR)) problems.push(`API_KEYS: the name "${SELF_ACTOR}" is reserved: audit lines name a session's own changes so`)
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT')
   if (e.COOKIE_NAME.startsWith('__Host-')) {
     if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: a __Host- cookie must be Secure')

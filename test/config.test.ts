@@ -327,6 +327,11 @@ t.test('METRICS_PORT: its own port, or 0 (any free one) like PORT', async (t) =>
   t.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0, 'both on free ports (tests)')
 })
 
+t.test('an API key may not be named "self": audit lines name a session\'s own changes so', async (t) => {
+  refuses(t, { API_KEYS: `self:admin:${'s'.repeat(16)}` }, 'API_KEYS', /"self" is reserved/)
+  t.same(loadConfig({ API_KEYS: `selfish:admin:${'s'.repeat(16)}` }).apiKeys.map((k) => k.name), ['selfish'])
+})
+
 t.test('STORE=redis without a Redis source', async (t) => {
   refuses(t, { STORE: 'redis' }, 'STORE', /REDIS_URL/)
   refuses(t, { STORE: 'redis', REDIS_SENTINEL_NAME: 'mymaster' }, 'STORE')
