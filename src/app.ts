@@ -1,6 +1,6 @@
 /**
  * buildApp(config): the whole service as one fastify instance, for
- * server.ts to listen with and for tests to drive with app.inject. The
+ * server.ts to `listen` with and for tests to drive with app.inject. The
  * plugins decorate the app in dependency order; the routes read them.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -11,13 +11,13 @@ import configPlugin from './http/plugins/config.js'
 import cookies from './http/plugins/cookies.js'
 import credentials from './http/plugins/credentials.js'
 import csrf from './http/plugins/csrf.js'
+import metricsListener from './http/plugins/metrics-listener.js'
 import metrics from './http/plugins/metrics.js'
-import problems, { frameworkErrors } from './http/plugins/problems.js'
+import problems from './http/plugins/problems.js'
 import store from './http/plugins/store.js'
 import healthRoutes from './http/routes/health.js'
-import metricsRoutes from './http/routes/metrics.js'
 import v1Routes from './http/routes/v1.js'
-import { AccessLog } from './log/access-log.js'
+import { serverOptions } from './http/server-options.js'
 import { createLogger } from './log/logger.js'
 import type { Store } from './store/types.js'
 
@@ -29,28 +29,9 @@ export interface AppOptions {
   readonly logStream?: DestinationStream
 }
 
-const BODY_LIMIT_BYTES = 1024 * 1024
-
-/** TRUST_PROXY as fastify takes it: a hop count becomes "trust the nearest n hops". */
-function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
-  if (typeof trust === 'number') return (_address, hop) => hop < trust
-  return typeof trust === 'boolean' ? trust : [...trust]
-}
-
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
   const log = createLogger(config.logLevel, options.logStream)
-  const app = Fastify({
-    loggerInstance: log.logger,
-    logController: new AccessLog(),
-    requestIdHeader: 'x-request-id',
-    trustProxy: fastifyTrustProxy(config.trustProxy),
-    routerOptions: { maxParamLength: 512 },
-    bodyLimit: BODY_LIMIT_BYTES,
-    // `__proto__` and `constructor` are ordinary data keys; bodies are copied into null-prototype maps.
-    onProtoPoisoning: 'ignore',
-    onConstructorPoisoning: 'ignore',
-    frameworkErrors
-  })
+  const app = Fastify(serverOptions(config, log.logger))
   // Only JSON bodies are accepted: anything else is 415.
   app.removeContentTypeParser('text/plain')
 
@@ -65,8 +46,25 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(credentials)
   await app.register(problems)
 
-  await app.register(metricsRoutes)
+  await app.register(metricsListener)
   await app.register(healthRoutes)
   await app.register(v1Routes)
   return app
+}
+
+export interface Addresses {
+  readonly service: string
+  /** null when the service port serves /metrics. */
+  readonly metrics: string | null
+}
+
+/**
+ * Listens on HOST:PORT and, with METRICS_PORT set, the metrics listener on
+ * HOST:METRICS_PORT; the metrics port first, so that a taken one stops
+ * start-up before the service has accepted anything.
+ */
+export async function listen(app: FastifyInstance): Promise<Addresses> {
+  const { host, port, metricsPort } = app.config
+  const metrics = app.metricsListener === null ? null : await app.metricsListener.listen({ port: metricsPort, host })
+  return { service: await app.listen({ port, host }), metrics }
 }

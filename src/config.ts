@@ -8,6 +8,9 @@ import type { BackendSettings, HostPort, RedisConnection } from './store/types.j
 
 export type ApiKeyScope = 'service' | 'admin'
 
+/** The actor of audit lines for a change a session credential made without an API key; no key may take the name. */
+export const SELF_ACTOR = 'self'
+
 export interface ApiKey {
   readonly name: string
   readonly scope: ApiKeyScope
@@ -51,6 +54,8 @@ export interface Config {
   }
   readonly anonymousRateLimit: number
   readonly metricsToken: string | undefined
+  /** Set: GET /metrics is served on this port (bound to HOST) and not on PORT. */
+  readonly metricsPort: number | undefined
   readonly trustProxy: boolean | number | readonly string[]
   readonly allowedOrigins: readonly string[]
 }
@@ -66,6 +71,7 @@ const list = z
   .string()
   .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
 
+const port = z.coerce.number().int().min(0).max(65535)
 const seconds = (fallback: number) => z.coerce.number().int().min(1).default(fallback)
 const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback)
 
@@ -144,7 +150,7 @@ const origins = list.pipe(
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: port.default(3000),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STORE: z.enum(['memory', 'redis']).optional(),
@@ -178,6 +184,7 @@ const envSchema = z.object({
   MAX_INDEX_VALUES: positiveInt(64),
   ANONYMOUS_RATE_LIMIT: positiveInt(30),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: port.optional(),
   TRUST_PROXY: trustProxy.default(false),
   ALLOWED_ORIGINS: origins.default([])
 })
@@ -204,6 +211,8 @@ function crossFieldProblems(e: Env): string[] {
   const names = (e.API_KEYS ?? []).map((k) => k.name)
   const dup = names.find((n, i) => names.indexOf(n) !== i)
   if (dup !== undefined) problems.push(`API_KEYS: the name "${dup}" is used twice`)
+  if (names.includes(SELF_ACTOR)) problems.push(`API_KEYS: the name "${SELF_ACTOR}" is reserved: audit lines name a session's own changes so`)
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT')
   if (e.COOKIE_NAME.startsWith('__Host-')) {
     if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: a __Host- cookie must be Secure')
     if (e.COOKIE_DOMAIN !== undefined) problems.push('COOKIE_DOMAIN: a __Host- cookie must not have a Domain')
@@ -269,6 +278,7 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
     },
     anonymousRateLimit: e.ANONYMOUS_RATE_LIMIT,
     metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
     trustProxy: e.TRUST_PROXY,
     allowedOrigins: e.ALLOWED_ORIGINS
   })

@@ -1,5 +1,5 @@
 /** Reads the configuration, builds the app, listens, and closes gracefully. */
-import { buildApp } from './app.js'
+import { buildApp, listen } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutdown)
   process.once('SIGINT', shutdown)
 
-  await app.listen({ port: config.port, host: config.host })
+  await listen(app)
 }
 
 main().catch((err: unknown) => {

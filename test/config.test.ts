@@ -56,6 +56,7 @@ t.test('defaults', async (t) => {
   t.same(c.limits, { maxValueBytes: 16384, maxKeys: 256, maxSessionBytes: 262144, maxSessionsPerUser: null, maxIndexValues: 64 })
   t.equal(c.anonymousRateLimit, 30)
   t.equal(c.metricsToken, undefined)
+  t.equal(c.metricsPort, undefined, 'no METRICS_PORT: /metrics on the service port')
   t.equal(c.trustProxy, false)
   t.same(c.allowedOrigins, [])
 })
@@ -75,11 +76,11 @@ t.test('ENV_NAMES lists every variable the schema reads', async (t) => {
     'STORE_TIMEOUT_MS', 'SESSION_IDLE_TTL', 'SESSION_ABSOLUTE_TTL', 'TOUCH_INTERVAL', 'COOKIE_NAME', 'COOKIE_SECRET',
     'COOKIE_DOMAIN', 'COOKIE_SAMESITE', 'COOKIE_SECURE', 'COOKIE_PERSISTENT', 'API_KEYS', 'PUBLIC_KEYS', 'INDEXED_KEYS',
     'ALLOW_ANONYMOUS', 'MAX_VALUE_BYTES', 'MAX_KEYS', 'MAX_SESSION_BYTES', 'MAX_SESSIONS_PER_USER', 'MAX_INDEX_VALUES',
-    'ANONYMOUS_RATE_LIMIT', 'METRICS_TOKEN', 'TRUST_PROXY', 'ALLOWED_ORIGINS'
+    'ANONYMOUS_RATE_LIMIT', 'METRICS_TOKEN', 'METRICS_PORT', 'TRUST_PROXY', 'ALLOWED_ORIGINS'
   ]) {
     t.ok(ENV_NAMES.includes(name), name)
   }
-  t.equal(ENV_NAMES.length, 37)
+  t.equal(ENV_NAMES.length, 38)
 })
 
 t.test('every variable parses into the config', async (t) => {
@@ -108,6 +109,7 @@ t.test('every variable parses into the config', async (t) => {
     MAX_SESSIONS_PER_USER: '5',
     ANONYMOUS_RATE_LIMIT: '7',
     METRICS_TOKEN: 'm'.repeat(16),
+    METRICS_PORT: '9464',
     TRUST_PROXY: '2',
     ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173'
   })
@@ -136,6 +138,7 @@ t.test('every variable parses into the config', async (t) => {
   t.same(c.limits, { maxValueBytes: 1024, maxKeys: 10, maxSessionBytes: 4096, maxSessionsPerUser: 5, maxIndexValues: 64 })
   t.equal(c.anonymousRateLimit, 7)
   t.equal(c.metricsToken, 'm'.repeat(16))
+  t.equal(c.metricsPort, 9464)
   t.equal(c.trustProxy, 2)
   t.same(c.allowedOrigins, ['https://app.example.com', 'http://localhost:5173'])
 })
@@ -270,6 +273,10 @@ t.test('each bad value gives a problem line naming its variable', async (t) => {
     ['MAX_SESSIONS_PER_USER', '2.5'],
     ['ANONYMOUS_RATE_LIMIT', '0'],
     ['METRICS_TOKEN', 'short'],
+    ['METRICS_PORT', '65536'],
+    ['METRICS_PORT', '-1'],
+    ['METRICS_PORT', 'metrics'],
+    ['METRICS_PORT', '3000'],
     ['TRUST_PROXY', 'yes'],
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', '10.0.0.1,proxy.internal'],
@@ -319,6 +326,17 @@ t.test('problem lines never echo secrets', async (t) => {
   const shortToken = 'tok3n'
   const p4 = problemsOf({ METRICS_TOKEN: shortToken })
   t.ok(p4.every((p) => !p.includes(shortToken)), 'a short metrics token is not printed')
+})
+
+t.test('METRICS_PORT: its own port, or 0 (any free one) like PORT', async (t) => {
+  refuses(t, { PORT: '8080', METRICS_PORT: '8080' }, 'METRICS_PORT', /differ from PORT/)
+  t.equal(loadConfig({ PORT: '8080', METRICS_PORT: '9464' }).metricsPort, 9464)
+  t.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0, 'both on free ports (tests)')
+})
+
+t.test('an API key may not be named "self": audit lines name a session\'s own changes so', async (t) => {
+  refuses(t, { API_KEYS: `self:admin:${'s'.repeat(16)}` }, 'API_KEYS', /"self" is reserved/)
+  t.same(loadConfig({ API_KEYS: `selfish:admin:${'s'.repeat(16)}` }).apiKeys.map((k) => k.name), ['selfish'])
 })
 
 t.test('STORE=redis without a Redis source', async (t) => {

@@ -311,6 +311,11 @@ t.test('real responses match the documented ones', async (t) => {
     t.teardown(() => guarded.close())
     await exchange(t, guarded, { method: 'GET', url: '/metrics' }, 401)
     await exchange(t, guarded, { method: 'GET', url: '/metrics', headers: { authorization: 'Bearer metrics-token-0123456789' } }, 200)
+    const apart = await buildApp(loadConfig({ ...ENV, METRICS_PORT: '0' }))
+    t.teardown(() => apart.close())
+    await exchange(t, apart, { method: 'GET', url: '/metrics' }, 404)
+    if (apart.metricsListener === null) throw new Error('METRICS_PORT set, but no metrics listener')
+    await exchange(t, apart.metricsListener, { method: 'GET', url: '/metrics' }, 200)
   })
 
   t.test('sessions by handle', async (t) => {

@@ -1,15 +1,19 @@
 /**
- * GET /metrics (spec §9): Prometheus text with request durations by route
+ * GET /metrics (spec §3, §9): Prometheus text with request durations by route
  * pattern, store operation durations and errors, the session lifecycle
- * counters, the live-sessions gauge and Node's default metrics; a registry
- * per app; METRICS_TOKEN; and no handle, token or user id in any label.
+ * counters, the live-sessions gauge, refused credentials by code and Node's
+ * default metrics; a registry per app; METRICS_TOKEN; METRICS_PORT on real
+ * listeners; and no handle, token or user id in any label.
  */
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp, listen } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createStore } from '../../src/store/index.js'
 import { BASE_ENV, admin, createSession, forEachBackend, service } from '../helpers/app.js'
+import { client, codeOf } from './http.js'
 
 interface Sample {
   readonly name: string
@@ -104,6 +108,47 @@ forEachBackend(t, async (t, h) => {
     t.ok([...routes].every((r) => r === 'unmatched' || r === '/metrics' || /^\/[a-z0-9/:._-]*$/i.test(r ?? '')), `route labels are patterns: ${[...routes].join(' ')}`)
   })
 
+  t.test('refused credentials are counted by code, and nothing else is', async (t) => {
+    const app = await h.build(t, { PUBLIC_KEYS: 'cart' })
+    const refusedBy = (m: readonly Sample[]) =>
+      Object.fromEntries(m.filter((s) => s.name === 'sessiond_credentials_refused_total').map((s): [string, number] => [s.labels.code ?? '', s.value]))
+    t.same(refusedBy(await scrape(app)), { unauthenticated: 0, session_not_found: 0, session_rotated: 0, forbidden: 0 }, 'every code is a series from the start')
+
+    const live = await createSession(app, { userId: 'ann' })
+    const ended = await createSession(app)
+    t.equal((await app.inject({ method: 'DELETE', url: `/v1/sessions/${ended.handle}`, headers: service })).statusCode, 204)
+    const rotated = await app.inject({ method: 'POST', url: '/v1/session/rotate', headers: { 'x-session-token': live.token, ...service } })
+    t.equal(rotated.statusCode, 201)
+    const fresh = rotated.json<{ token: string }>().token
+    const refusals: [string, number, string, Record<string, string>][] = [
+      ['GET', 401, '/v1/session', {}],
+      ['GET', 401, '/v1/session', { 'x-session-token': 'not-a-token' }],
+      ['GET', 401, '/v1/users/ann/sessions', { authorization: 'Bearer an-unknown-key-0123456789' }],
+      ['GET', 401, '/v1/session', { 'x-session-token': ended.token }],
+      ['GET', 401, '/v1/auth', { 'x-session-token': live.token }],
+      ['GET', 403, '/v1/users/ann/sessions', service],
+      ['GET', 403, '/v1/session/data/role', { 'x-session-token': fresh }]
+    ]
+    const answers: [string, number, string, Record<string, string>][] = [
+      ['GET', 404, `/v1/sessions/${ended.handle}`, service],
+      ['GET', 404, '/v1/session/data/cart', { 'x-session-token': fresh }],
+      ['GET', 200, '/v1/session', { 'x-session-token': fresh }],
+      ['GET', 400, '/v1/sessions/short', service]
+    ]
+    const codes: string[] = []
+    for (const [method, status, url, headers] of [...refusals, ...answers]) {
+      const res = await app.inject({ method: method as 'GET', url, headers })
+      t.equal(res.statusCode, status, `${method} ${url} answers ${status}`)
+      if (status === 401 || status === 403) codes.push(res.json<{ code: string }>().code)
+    }
+    t.same(codes, ['unauthenticated', 'unauthenticated', 'unauthenticated', 'session_not_found', 'session_rotated', 'forbidden', 'forbidden'])
+
+    const m = await scrape(app)
+    t.same(refusedBy(m), { unauthenticated: 3, session_not_found: 1, session_rotated: 1, forbidden: 2 }, 'one count per refusal, by its code; a handle-addressed 404 is not a refusal')
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    t.same([live.token, ended.token, fresh, 'not-a-token', 'an-unknown-key-0123456789'].filter((secret) => text.includes(secret)), [], 'label values are codes, never tokens or keys')
+  })
+
   t.test('a registry per app: two apps count separately', async (t) => {
     const one = await h.build(t)
     const two = await h.build(t)
@@ -161,4 +206,67 @@ t.test('METRICS_TOKEN guards the route', async (t) => {
   t.equal(ok.statusCode, 200)
   t.match(ok.body, /^# HELP /m)
   t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'the token guards /metrics only')
+})
+
+t.test('METRICS_PORT: /metrics only on its own listener, bound like HOST, closed with the app', async (t) => {
+  const token = 'metrics-token-0123456789abcdef'
+  const app = await buildApp(loadConfig({ ...BASE_ENV, STORE: 'memory', HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', METRICS_TOKEN: token }))
+  t.teardown(() => app.close())
+  const addresses = await listen(app)
+  if (addresses.metrics === null) throw new Error('no metrics listener')
+  t.not(addresses.metrics, addresses.service, 'two listeners')
+  t.equal((app.metricsListener?.server.address() as AddressInfo).address, '127.0.0.1', 'the metrics listener is bound to HOST')
+  const serviceHttp = client(addresses.service)
+  const metricsHttp = client(addresses.metrics)
+  const bearer = { authorization: `Bearer ${token}` }
+
+  const created = await serviceHttp('/v1/sessions', { method: 'POST', headers: service, body: {} })
+  t.equal(created.status, 201, 'the service port serves the API')
+  const onService = await serviceHttp('/metrics', { headers: bearer })
+  t.equal(onService.status, 404, 'the service port has no /metrics')
+  t.equal(codeOf(onService), 'not_found')
+  t.match(onService.headers.get('content-type'), /^application\/problem\+json/)
+  t.notOk(onService.body.includes('sessiond_'), 'and no metrics in its answer')
+
+  const refused = await metricsHttp('/metrics')
+  t.equal(refused.status, 401, 'METRICS_TOKEN still guards it')
+  t.equal(codeOf(refused), 'unauthenticated')
+  for (const [method, path] of [['GET', '/healthz'], ['POST', '/v1/sessions'], ['GET', '/v1/session']] as const) {
+    const other = await metricsHttp(path, { method, headers: service, ...(method === 'POST' ? { body: {} } : {}) })
+    t.equal(other.status, 404, `the metrics port serves nothing else: ${method} ${path}`)
+    t.equal(codeOf(other), 'not_found')
+  }
+
+  const scraped = await metricsHttp('/metrics', { headers: bearer })
+  t.equal(scraped.status, 200)
+  t.match(scraped.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const m = samples(scraped.body)
+  t.equal(valueOf(m, 'sessiond_sessions_created_total'), 1, 'the same registry as the service')
+  t.equal(valueOf(m, 'sessiond_credentials_refused_total', { code: 'unauthenticated' }), 1, 'the refused scrape is counted like any refusal')
+  t.equal(valueOf(m, 'sessiond_http_request_duration_seconds_count', { route: '/metrics', method: 'GET', status: '401' }), 1, 'scrapes are timed')
+  t.equal(valueOf(m, 'sessiond_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status: '404' }), 3, '/metrics on the service port and the two GETs on the metrics port matched no route')
+
+  await app.close()
+  t.equal((await serviceHttp('/healthz')).status, 0, 'the service port is closed')
+  t.equal((await metricsHttp('/metrics', { headers: bearer })).status, 0, 'and so is the metrics port')
+})
+
+t.test('a taken METRICS_PORT stops listen before the service port accepts anything', async (t) => {
+  const squatter = createServer()
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())))
+  const taken = (squatter.address() as AddressInfo).port
+  const app = await buildApp(loadConfig({ ...BASE_ENV, STORE: 'memory', PORT: '0', METRICS_PORT: String(taken) }))
+  t.teardown(() => app.close())
+  await t.rejects(listen(app), { code: 'EADDRINUSE' })
+  t.equal(app.server.listening, false, 'the service port was never opened')
+})
+
+t.test('without METRICS_PORT there is no metrics listener: /metrics is on the service port', async (t) => {
+  const app = await buildApp(loadConfig({ ...BASE_ENV, STORE: 'memory', PORT: '0' }))
+  t.teardown(() => app.close())
+  const addresses = await listen(app)
+  t.equal(addresses.metrics, null)
+  t.equal(app.metricsListener, null)
+  t.equal((await client(addresses.service)('/metrics')).status, 200)
 })

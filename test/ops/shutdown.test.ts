@@ -2,7 +2,8 @@
  * The real server process: SIGTERM while requests are in flight lets them
  * finish, stops accepting, closes Redis and exits 0; SIGINT likewise; a bad
  * environment exits 1 with one line per problem; development mode prints
- * its generated admin key once on stderr and never in the log.
+ * its generated admin key once on stderr and never in the log; with
+ * METRICS_PORT, /metrics is on that port only and SIGTERM closes both.
  *
  * It runs as production runs it, `node dist/server.js`, built once for this
  * file into its own temp dir (never the repo's dist/, which others may be
@@ -223,4 +224,31 @@ t.test('development mode: the generated admin key is printed once on stderr, nev
   t.ok(server.logs.length > 0 && server.logs.every((l) => !('unparsed' in l)), 'stdout is JSON log lines only')
   t.notOk(server.stdout().includes(key), 'the key is not in the log, even after it was used')
   t.equal(server.stderr().split(key).length - 1, 1, 'nor printed again')
+})
+
+t.test('METRICS_PORT: /metrics only on its own port; SIGTERM closes both listeners and exits 0', async (t) => {
+  const port = await freePort()
+  let metricsPort = await freePort()
+  while (metricsPort === port) metricsPort = await freePort()
+  const server = startServer({ NODE_ENV: 'test', STORE: 'memory', API_KEYS: `backend:service:${SERVICE_KEY}`, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' })
+  t.teardown(() => {
+    server.child.kill('SIGKILL')
+  })
+  const http = client(`http://127.0.0.1:${port}`)
+  const metrics = client(`http://127.0.0.1:${metricsPort}`)
+  t.ok(await until(async () => (await http('/healthz')).status === 200, PROCESS_MS, 200), `the server starts${server.stderr() === '' ? '' : `: ${server.stderr()}`}`)
+  t.equal((await http('/v1/sessions', { method: 'POST', headers: service, body: {} })).status, 201)
+  t.equal((await http('/metrics')).status, 404, 'the service port has no /metrics')
+  const scraped = await metrics('/metrics')
+  t.equal(scraped.status, 200, 'the metrics port serves it')
+  t.match(scraped.body, /^sessiond_sessions_created_total 1$/m, 'with the service\'s counts')
+  t.equal((await metrics('/healthz')).status, 404, 'and nothing else')
+
+  server.child.kill('SIGTERM')
+  t.same(await exitWithin(server, PROCESS_MS), { code: 0, signal: null }, 'exit 0')
+  t.ok(await refused(port), 'the service port is closed')
+  t.ok(await refused(metricsPort), 'the metrics port is closed')
+  const listening = server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at')).map((l) => String(l.msg))
+  t.same(listening.sort(), [`Server listening at http://127.0.0.1:${metricsPort}`, `Server listening at http://127.0.0.1:${port}`].sort(), 'each listener logged its address')
+  t.same(server.logs.filter((l) => typeof l.level === 'number' && l.level >= 50), [], 'no error logged')
 })

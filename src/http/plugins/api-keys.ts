@@ -24,11 +24,11 @@ export type ApiKeyVerifier = (request: FastifyRequest) => Caller | null
 declare module 'fastify' {
   interface FastifyInstance {
     readonly verifyApiKey: ApiKeyVerifier
-    /** A hook that refuses requests without a key of at least `scope`. */
+    /** A hook that refuses requests without a key of at least `scope`, and names the caller (`request.caller`). */
     readonly requireApiKey: (scope: ApiKeyScope) => onRequestHookHandler
   }
   interface FastifyRequest {
-    /** The API key that came with a credential-addressed request, if any. */
+    /** The API key that came with the request: on key-addressed routes always, on credential-addressed ones if any. */
     caller: Caller | null
   }
 }
@@ -76,7 +76,7 @@ export default fp(
     app.decorate('verifyApiKey', verify)
     app.decorate('requireApiKey', (scope: ApiKeyScope) =>
       syncHook((request) => {
-        requireScope(verify(request), scope)
+        request.caller = requireScope(verify(request), scope)
       })
     )
     app.decorateRequest('caller', null)

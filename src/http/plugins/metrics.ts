@@ -5,6 +5,7 @@
  * never the raw URL), method and status: no handle, token or user id in any
  * label. Not encapsulated, so its hook sees every route of the app.
  */
+import type { onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Histogram, Registry } from 'prom-client'
 import { cachedChildren } from '../../metric-children.js'
@@ -13,6 +14,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This app's metrics: the store's and the request durations, served at GET /metrics. */
     readonly metrics: Registry
+    /** The onResponse hook that times each request; the metrics listener (METRICS_PORT) adds it too. */
+    readonly timeRequest: onResponseHookHandler
   }
 }
 
@@ -33,13 +36,15 @@ export default fp(
     })
 
     const childFor = cachedChildren(requestDuration)
-    app.addHook('onResponse', (request, reply, done) => {
+    const timeRequest: onResponseHookHandler = (request, reply, done) => {
       const route = request.routeOptions.url ?? UNMATCHED
       const status = String(reply.statusCode)
       const child = childFor(`${route} ${request.method} ${status}`, { route, method: request.method, status })
       child.observe(reply.elapsedTime / 1000)
       done()
-    })
+    }
+    app.decorate('timeRequest', timeRequest)
+    app.addHook('onResponse', timeRequest)
   },
   { name: 'sessiond-metrics', fastify: '5.x' }
 )

@@ -5,9 +5,13 @@
  * session with `app.addHook('onRoute', addressedBy(...))`, and the error
  * handler reads the store's session errors accordingly. Register it before
  * any route: a route keeps the error handler that was set when it was added.
+ *
+ * Every refused credential passes through the error handler, so it is where
+ * they are counted: `sessiond_credentials_refused_total` by problem code.
  */
-import type { FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
 import { AppError } from '../../errors.js'
 import { addressedError, sendProblem, toAppError, type Addressing } from '../problem.js'
 
@@ -16,7 +20,14 @@ declare module 'fastify' {
     /** How the route addresses a session; unset for routes that address none. */
     addressing?: Addressing
   }
+  interface FastifyInstance {
+    /** Gives another instance (the metrics listener) this app's error and not-found handlers, refusals counted alike. */
+    readonly shareErrorHandling: (other: FastifyInstance) => void
+  }
 }
+
+/** The codes a refused credential (every 401 and 403) answers with; each is a series from the start. */
+const REFUSAL_CODES = ['unauthenticated', 'session_not_found', 'session_rotated', 'forbidden'] as const
 
 /** An onRoute hook that marks every route of the plugin (and its children) as addressing sessions by `addressing`. */
 export function addressedBy(addressing: Addressing): onRouteHookHandler {
@@ -33,18 +44,31 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
 export default fp(
   async (app) => {
     const cookies = app.sessionCookies
+    const refused = new Counter({
+      name: 'sessiond_credentials_refused_total',
+      help: 'Requests refused for their credential or API key (401 and 403), by problem code.',
+      labelNames: ['code'] as const,
+      registers: [app.metrics]
+    })
+    for (const code of REFUSAL_CODES) refused.inc({ code }, 0)
 
-    app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const handleError = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const addressed = addressedError(error, request.routeOptions.config.addressing)
       if (addressed.clearCookie && request.credential?.source === 'cookie') cookies.clear(reply)
       const appError = toAppError(addressed.error)
+      if (appError.status === 401 || appError.status === 403) refused.inc({ code: appError.code })
       if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
       return sendProblem(reply, appError)
-    })
-
-    app.setNotFoundHandler((request, reply) =>
+    }
+    const handleNotFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
       sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`))
-    )
+
+    app.setErrorHandler(handleError)
+    app.setNotFoundHandler(handleNotFound)
+    app.decorate('shareErrorHandling', (other: FastifyInstance) => {
+      other.setErrorHandler(handleError)
+      other.setNotFoundHandler(handleNotFound)
+    })
   },
-  { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-cookies', 'sessiond-credentials'] }
+  { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-metrics', 'sessiond-cookies', 'sessiond-credentials'] }
 )

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { audit } from '../audit.js'
 import { handle, parse } from '../schemas.js'
 import { sessionMetaJson } from '../session-json.js'
 
@@ -34,7 +35,9 @@ export default async function queriesRoutes(app: FastifyInstance): Promise<void>
 
   app.delete('/v1/sessions', async (request) => {
     const query = parse(revokeQuery, request.query, 'query')
-    return { revoked: await store.revokeByIndex(query.key, query.value) }
+    const revoked = await store.revokeByIndex(query.key, query.value)
+    audit(request, 'index_revoke', { key: query.key, value: query.value }, revoked)
+    return { revoked }
   })
 
   app.get('/v1/stats/sessions', async (request) => {

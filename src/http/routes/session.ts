@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { AppError } from '../../errors.js'
 import type { SessionData, SessionRecord, Store } from '../../store/types.js'
 import { newTokenInShard, shardOf } from '../../tokens.js'
+import { audit, type AuditTarget } from '../audit.js'
 import { requireScope } from '../plugins/api-keys.js'
 import { credentialOf } from '../plugins/credentials.js'
 import { addressedBy } from '../plugins/problems.js'
@@ -20,12 +21,13 @@ const USE = { touch: true } as const
 const rotateBody = z.strictObject({ userId: userId.optional() })
 const devicesQuery = z.object({ all: z.stringbool().default(false) })
 
-/** Throws `session_not_found` unless `other` is another live session of `current`'s user. */
-async function assertOtherDevice(store: Store, current: SessionRecord, other: string): Promise<void> {
+/** The user both belong to; throws `session_not_found` unless `other` is another live session of `current`'s user. */
+async function assertOtherDevice(store: Store, current: SessionRecord, other: string): Promise<string> {
   const notMine = new AppError('session_not_found', 'not another session of this user')
   if (current.userId === null || other === current.handle) throw notMine
   const target = await store.get(other, { touch: false })
   if (target.userId !== current.userId) throw notMine
+  return current.userId
 }
 
 export default async function sessionRoutes(app: FastifyInstance): Promise<void> {
@@ -58,6 +60,8 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
     const { handle } = credentialOf(request)
     const next = newTokenInShard(shardOf(handle))
     const session = await store.rotate(handle, next.handle, body.userId === undefined ? {} : { userId: body.userId })
+    // A rotation ends no session: the same one goes on under the new handle.
+    audit(request, 'rotate', body.userId === undefined ? { handle, newHandle: next.handle } : { handle, newHandle: next.handle, userId: body.userId }, 0)
     cookies.issue(reply, next.token, session.absoluteExpiresAt, clock())
     return setEtag(reply, session.version).code(201).send({ token: next.token, session: sessionJson(session) })
   })
@@ -74,6 +78,9 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
     let revoked: number
     if (current.userId === null) revoked = all && (await store.destroy(current.handle)) ? 1 : 0
     else revoked = await store.revokeUserSessions(current.userId, all ? {} : { exceptHandle: current.handle })
+    const target: AuditTarget =
+      current.userId === null ? { handle: current.handle } : all ? { userId: current.userId } : { userId: current.userId, except: current.handle }
+    audit(request, 'logout_all', target, revoked)
     if (all) cookies.clear(reply)
     return { revoked }
   })
@@ -82,8 +89,8 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
     const { handle: other } = parse(handleParams, request.params, 'path')
     const current = await store.get(credentialOf(request).handle, USE)
     // The other session is addressed as a device of this user, not by this request's credential.
-    await assertOtherDevice(store, current, other).catch(rethrowAs('device'))
-    await store.destroy(other)
+    const userId = await assertOtherDevice(store, current, other).catch(rethrowAs('device'))
+    audit(request, 'device_revoke', { userId, handle: other }, (await store.destroy(other)) ? 1 : 0)
     return reply.code(204).send()
   })
 

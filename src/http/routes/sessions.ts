@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { SessionData } from '../../store/types.js'
 import { handleOf, newToken } from '../../tokens.js'
+import { audit } from '../audit.js'
 import { addressedBy } from '../plugins/problems.js'
 import { createSessionBody, handleParams, parse } from '../schemas.js'
 import { issuedSessionSchema, sessionJson, sessionSchema, setEtag } from '../session-json.js'
@@ -45,6 +46,7 @@ export default async function sessionsRoutes(app: FastifyInstance): Promise<void
   app.delete('/v1/sessions/:handle', async (request, reply) => {
     const { handle } = parse(handleParams, request.params, 'path')
     if (!(await store.destroy(handle))) throw new AppError('session_not_found', 'no such session')
+    audit(request, 'destroy', { handle }, 1)
     return reply.code(204).send()
   })
 

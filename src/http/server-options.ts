@@ -1,0 +1,33 @@
+/**
+ * The options every fastify instance of the service is built with: the
+ * service's own and the metrics listener (METRICS_PORT), so that both log
+ * one access line per request under the same request ids, read client
+ * addresses through the same proxies and answer router errors as problem+json.
+ */
+import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
+import type { Config } from '../config.js'
+import { AccessLog } from '../log/access-log.js'
+import { frameworkErrors } from './plugins/problems.js'
+
+const BODY_LIMIT_BYTES = 1024 * 1024
+
+/** TRUST_PROXY as fastify takes it: a hop count becomes "trust the nearest n hops". */
+function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust
+  return typeof trust === 'boolean' ? trust : [...trust]
+}
+
+export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
+  return {
+    loggerInstance: logger,
+    logController: new AccessLog(),
+    requestIdHeader: 'x-request-id',
+    trustProxy: fastifyTrustProxy(config.trustProxy),
+    routerOptions: { maxParamLength: 512 },
+    bodyLimit: BODY_LIMIT_BYTES,
+    // `__proto__` and `constructor` are ordinary data keys; bodies are copied into null-prototype maps.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    frameworkErrors
+  }
+}
