@@ -250,16 +250,23 @@ async function main(): Promise<number> {
     const thinPort = await freePort()
     const thin = await startNode('thin', pinning.server, ['dist/bench/baseline.js', 'thin'], { PATH: process.env.PATH ?? '', PORT: String(thinPort), REDIS_URL: redis.url }, '/healthz')
 
-    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures }
-    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url }
+    const cartFixtures = await createSessions(cartService.url, secrets.serviceKey, sessionCount, 'cart-user')
+    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures }
+    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url, cart: cartService.url }
     const results = new Map<ScenarioName, LoadResult & { redis: Row['redis']; cpu: Row['cpu']; valid: boolean }>()
-    const pids: Record<ScenarioInfo['target'], number | undefined> = { hello: hello.proc.child.pid, thin: thin.proc.child.pid, redis: service.proc.child.pid, memory: memory.proc.child.pid }
+    const pids: Record<ScenarioInfo['target'], number | undefined> = {
+      hello: hello.proc.child.pid,
+      thin: thin.proc.child.pid,
+      redis: service.proc.child.pid,
+      memory: memory.proc.child.pid,
+      cart: cartService.proc.child.pid
+    }
 
     for (const info of SCENARIOS) {
       if (!wanted(info.name)) continue
       const url = urls[info.target]
       const next = requestsFor(info.name, inputs)
-      const usesRedis = info.target === 'redis' || info.target === 'thin'
+      const usesRedis = info.target === 'redis' || info.target === 'thin' || info.target === 'cart'
       log(`${info.name}: ${info.what} — warm-up ${warmup}s, then ${duration}s at ${connections} connections`)
       const fixed = info.name === 'hello'
       const warm = await load({ url, connections, duration: warmup, next, fixed })
