@@ -1,9 +1,9 @@
 /**
- * sessiond/client against the real service on a loopback port, once per
+ * @sessiond/client against the real service on a loopback port, once per
  * store: every method, its typed result, its Set-Cookie, and its errors.
  */
 import t, { type Test } from 'tap'
-import { createSessionClient, isSessiondError, SessiondError, type Credential, type SessionClient } from '../../src/client/index.js'
+import { createSessionClient, isSessiondError, SessiondError, type Credential, type SessionClient } from '../../packages/client/src/index.js'
 import { forEachBackend } from '../helpers/app.js'
 import { sidCookie, startService } from './service.js'
 
