@@ -4,9 +4,9 @@
  * on stdin, runs against a fresh sessiond process with nothing set but what a
  * reader sets (KEY, the admin key it printed; S, where it listens).
  */
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
+import { runOnStdin } from '../helpers/run-on-stdin.js'
 import { startSessiond } from '../helpers/sessiond-process.js'
 
 const ROOT = new URL('../../', import.meta.url)
@@ -18,20 +18,6 @@ async function readmeFlow(): Promise<string> {
   return block
 }
 
-/** Runs lines as a reader pastes them into bash: on stdin, in a shell with only PATH and HOME of ours. */
-function paste(lines: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('bash', ['-s'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  child.stdin.end(lines)
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
 t.test('the README shows exactly the lines of examples/backend-flow.sh', async (t) => {
   const script = await read('examples/backend-flow.sh')
   t.match(script, /^#!\/usr\/bin\/env bash\n/, 'a script to run')
@@ -40,7 +26,7 @@ t.test('the README shows exactly the lines of examples/backend-flow.sh', async (
 
 t.test('pasted against a fresh sessiond: login, read, If-Match write, a stale write, rotation, logout', { timeout: 120_000 }, async (t) => {
   const sessiond = await startSessiond(t)
-  const { code, stdout, stderr } = await paste(await readmeFlow(), { KEY: sessiond.adminKey, S: sessiond.url })
+  const { code, stdout, stderr } = await runOnStdin('bash', ['-s'], await readmeFlow(), { KEY: sessiond.adminKey, S: sessiond.url })
   t.equal(code, 0)
   t.equal(stderr, '', 'nothing on stderr')
   const lines = stdout.split(/\r?\n/)
@@ -60,7 +46,7 @@ t.test('pasted against a fresh sessiond: login, read, If-Match write, a stale wr
 })
 
 t.test('without KEY the block stops at its first line and says what to set', async (t) => {
-  const { code, stderr } = await paste(await readmeFlow(), { S: 'http://127.0.0.1:1' })
+  const { code, stderr } = await runOnStdin('bash', ['-s'], await readmeFlow(), { S: 'http://127.0.0.1:1' })
   t.not(code, 0)
   t.match(stderr, /KEY: set KEY to the admin key npm start printed/)
 })
