@@ -229,8 +229,8 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
 
     async stats(input = {}, options) {
       const reply = await send({ method: 'GET', path: '/v1/stats/sessions', query: { by: input.by }, options })
-      const counts = bodyOf<{ total: number; by: Record<string, number> }>(reply)
-      return { total: counts.total, by: counts.by, setCookie: reply.setCookie }
+      const counts = bodyOf<{ total: number; by: Record<string, number>; without?: number }>(reply)
+      return { total: counts.total, by: counts.by, without: counts.without, setCookie: reply.setCookie }
     }
   }
   return client
