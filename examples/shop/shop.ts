@@ -1,8 +1,8 @@
 /**
  * The shop's backend: a tiny fastify app that keeps its visitors' carts and
- * logins in sessiond through `sessiond/fastify`, exactly as a real app would
- * (a real app imports from 'sessiond/fastify'; this one lives in the same
- * repository, so it imports the source). The browser only ever talks to the
+ * logins in sessiond through `@sessiond/client/fastify`, exactly as a real app
+ * would (a real app imports from '@sessiond/client/fastify'; this one lives in
+ * the same repository, so it imports the package's source). The browser only ever talks to the
  * shop: it never sees sessiond, its API key, or a token, only the HttpOnly
  * cookie the shop relays.
  *
@@ -17,8 +17,8 @@
  */
 import { readFileSync } from 'node:fs'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import sessiond from '../../src/client/fastify.js'
-import { isSessiondError } from '../../src/client/index.js'
+import sessiond from '../../packages/client/src/fastify.js'
+import { isSessiondError } from '../../packages/client/src/index.js'
 
 export interface Product {
   readonly id: string

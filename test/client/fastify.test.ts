@@ -1,11 +1,11 @@
 /**
- * sessiond/fastify in a consumer app: the consumer is driven with inject, and
+ * @sessiond/client/fastify in a consumer app: the consumer is driven with inject, and
  * it talks to the real service (memory and Redis) over loopback HTTP.
  */
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { createSessionClient, isSessiondError, type SessionClient } from '../../src/client/index.js'
-import sessiond, { type SessiondPluginOptions } from '../../src/client/fastify.js'
+import { createSessionClient, isSessiondError, type SessionClient } from '../../packages/client/src/index.js'
+import sessiond, { type SessiondPluginOptions } from '../../packages/client/src/fastify.js'
 import { forEachBackend, SERVICE_KEY } from '../helpers/app.js'
 import { startService } from './service.js'
 

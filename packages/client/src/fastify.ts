@@ -1,5 +1,5 @@
 /**
- * `sessiond/fastify`: sessions for a consumer fastify app, kept in sessiond.
+ * `@sessiond/client/fastify`: sessions for a consumer fastify app, kept in sessiond.
  *
  *   await app.register(sessiond, { baseUrl: 'http://sessiond:3000', apiKey })
  *   app.post('/cart', async (request) => request.session.set('cart', [...(await request.session.get<string[]>('cart')) ?? [], 'book']))
@@ -13,6 +13,7 @@
  * reply. This module uses only the client: none of the service's internals.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { createSessionClient, isSessiondError, SessiondError, type SessionClient, type SessionClientOptions } from './index.js'
 import type { CreateSessionInput, Credential, JsonValue, Relay, Session, SessionData } from './types.js'
 
@@ -165,8 +166,8 @@ function requestSession(
   return session
 }
 
-/** The plugin. Register it once at the root: `request.session` and `app.sessiond` are visible app-wide. */
-async function sessiondPlugin(app: FastifyInstance, options: SessiondPluginOptions): Promise<void> {
+/** Decorates the app and, per request, `request.session`. */
+async function sessiond(app: FastifyInstance, options: SessiondPluginOptions): Promise<void> {
   const client = 'client' in options ? options.client : createSessionClient(options)
   const cookieName = options.cookieName ?? 'sid'
   const sessionInfo = options.sessionInfo ?? ((request: FastifyRequest) => ({ ip: request.ip, ...(request.headers['user-agent'] === undefined ? {} : { userAgent: request.headers['user-agent'] }) }))
@@ -184,14 +185,11 @@ async function sessiondPlugin(app: FastifyInstance, options: SessiondPluginOptio
   })
 }
 
-// fastify-plugin's marks, written out: no encapsulation, so the decorations reach the app that
-// registers it. Not fastify-plugin itself, because the published client loads with nothing but Node.
-Object.assign(sessiondPlugin, {
-  [Symbol.for('skip-override')]: true,
-  [Symbol.for('fastify.display-name')]: 'sessiond',
-  [Symbol.for('plugin-meta')]: { name: 'sessiond', fastify: '5.x' }
-})
+/**
+ * The plugin, not encapsulated (fastify-plugin), so that `request.session` and
+ * `app.sessiond` reach the app that registers it. Register it once, at the root.
+ */
+export const sessiondPlugin = fp(sessiond, { name: '@sessiond/client', fastify: '5.x' })
 
 export default sessiondPlugin
-export { sessiondPlugin }
 export type { SessionClient, SessionClientOptions } from './index.js'
