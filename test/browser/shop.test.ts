@@ -5,7 +5,7 @@
  * other device is logged out on its next reload), and logout. A screenshot at
  * each step goes to a temp dir (SHOP_SCREENSHOTS=<dir> to choose and keep it).
  *
- * Chromium comes from Debian (`apt-get install chromium`; .ci/run installs
+ * Chromium comes from Debian (`apt-get install chromium`; scripts/setup.sh installs
  * it); CHROMIUM_PATH points elsewhere. No browser is a failure, not a skip.
  */
 import { existsSync } from 'node:fs'
@@ -27,7 +27,7 @@ t.test('the shop story in two browser contexts', { timeout: 90_000 }, async (t) 
   if (executablePath === undefined) {
     t.fail(
       `no Chromium found (looked at ${CANDIDATES.filter((c) => c !== undefined).join(', ')}): ` +
-        'install it with `apt-get install chromium` (.ci/run does) or set CHROMIUM_PATH'
+        'install it with `apt-get install chromium` (scripts/setup.sh does) or set CHROMIUM_PATH'
     )
     return
   }
