@@ -48,29 +48,33 @@ const isPlainObject = (value: object): boolean => {
  * reader can take it (I-JSON, RFC 7493): arrays and objects nested at most
  * MAX_VALUE_DEPTH deep, numbers finite and within the safe integer range
  * (beyond it a double cannot tell neighbouring integers apart), strings and
- * member names valid UTF-16. A loop, not recursion, so no depth overflows the stack.
+ * member names valid UTF-16. It recurses at most MAX_VALUE_DEPTH deep, so no
+ * value overflows the stack, as JSON.stringify of a deeper one would.
  */
 export function assertStorableValue(key: string, value: JsonValue): void {
-  const what = `value of ${shown(key)}`
-  const pending: [unknown, number][] = [[value, 0]]
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [item, depth] = next
-    if (typeof item === 'string') assertText(what, item)
-    else if (typeof item === 'number') {
-      if (!(Math.abs(item) <= Number.MAX_SAFE_INTEGER)) {
-        throw new AppError('validation_failed', `${what} holds a number that is not finite or beyond ±${Number.MAX_SAFE_INTEGER} (send it as a string)`)
-      }
+  const refuse = (why: string): never => {
+    throw new AppError('validation_failed', `value of ${shown(key)} ${why}`)
+  }
+  const walk = (item: unknown, depth: number): void => {
+    if (typeof item === 'string') {
+      if (LONE_SURROGATE.test(item)) refuse('holds text that is not valid UTF-16 (a lone surrogate)')
+    } else if (typeof item === 'number') {
+      if (!(Math.abs(item) <= Number.MAX_SAFE_INTEGER)) refuse(`holds a number that is not finite or beyond ±${Number.MAX_SAFE_INTEGER} (send it as a string)`)
     } else if (typeof item === 'object' && item !== null && (Array.isArray(item) || isPlainObject(item))) {
-      if (depth === MAX_VALUE_DEPTH) throw new AppError('validation_failed', `${what} nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels`)
-      const members: unknown[] = Array.isArray(item) ? Array.from(item) : Object.entries(item as Record<string, unknown>).map(([name, member]) => {
-        assertText(what, name)
-        return member
-      })
-      for (const member of members) pending.push([member, depth + 1])
+      if (depth === MAX_VALUE_DEPTH) refuse(`nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels`)
+      if (Array.isArray(item)) {
+        for (let i = 0; i < item.length; i++) walk(item[i], depth + 1)
+      } else {
+        for (const name of Object.keys(item)) {
+          if (LONE_SURROGATE.test(name)) refuse('holds a member name that is not valid UTF-16 (a lone surrogate)')
+          walk((item as Record<string, unknown>)[name], depth + 1)
+        }
+      }
     } else if (typeof item !== 'boolean' && item !== null) {
-      throw new AppError('validation_failed', `${what} is not a JSON value`)
+      refuse('is not a JSON value')
     }
   }
+  walk(value, 0)
 }
 
 /** The JSON text a value is stored as; throws when it is not storable or over maxValueBytes. */
