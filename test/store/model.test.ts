@@ -68,6 +68,8 @@ const value: fc.Arbitrary<JsonValue> = fc.letrec<{ value: JsonValue }>((tie) => 
 const dataKey = fc.oneof({ arbitrary: fc.constantFrom('tenant', 'n', 'a', '__proto__', 'constructor'), weight: 9 }, { arbitrary: fc.constant('bad key'), weight: 1 })
 const userId = fc.oneof({ arbitrary: fc.constantFrom('u1', 'u2', 'u3'), weight: 9 }, { arbitrary: fc.constant('u\ud800'), weight: 1 })
 const session = fc.nat(40)
+/** The store's INDEXED_KEYS: a plain entry and a collection one (each element of the array under `a`). */
+const indexEntry = fc.constantFrom('tenant', 'a[]')
 const touch = fc.boolean()
 const ifMatch = fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 4 }), weight: 1 })
 const entries = fc.array(fc.tuple(dataKey, value), { maxLength: 3 })
@@ -85,9 +87,9 @@ const operation = fc.oneof(
   weighted(1, fc.record({ op: fc.constant('destroy'), s: session })),
   weighted(1, fc.record({ op: fc.constant('revokeUser'), user: userId, except: fc.option(session, { nil: null }) })),
   weighted(1, fc.record({ op: fc.constant('listUser'), user: userId })),
-  weighted(2, fc.record({ op: fc.constant('listIndex'), value: text, limit: fc.integer({ min: 1, max: 3 }) })),
-  weighted(1, fc.record({ op: fc.constant('revokeIndex'), value: text })),
-  weighted(1, fc.record({ op: fc.constant('count'), by: fc.constantFrom('tenant', 'a', undefined) })),
+  weighted(2, fc.record({ op: fc.constant('listIndex'), entry: indexEntry, value: text, limit: fc.integer({ min: 1, max: 3 }) })),
+  weighted(1, fc.record({ op: fc.constant('revokeIndex'), entry: indexEntry, value: text })),
+  weighted(1, fc.record({ op: fc.constant('count'), by: fc.constantFrom('tenant', 'a[]', 'a', undefined) })),
   weighted(1, fc.record({ op: fc.constant('advance'), minutes: fc.constantFrom(1, 5, 10, 11, 31) }))
 )
 
@@ -110,11 +112,11 @@ interface World {
 const pick = (world: World, s: number): string => world.handles[s % Math.max(world.handles.length, 1)] ?? newHandle()
 
 /** Every page of a listing, so that paging is compared too. */
-async function allPages(store: Store, value: string, limit: number): Promise<unknown[]> {
+async function allPages(store: Store, entry: string, value: string, limit: number): Promise<unknown[]> {
   const pages: unknown[] = []
   let cursor: string | null = null
   do {
-    const page = await store.listByIndex('tenant', value, { limit, cursor })
+    const page = await store.listByIndex(entry, value, { limit, cursor })
     pages.push(page)
     cursor = page.nextCursor
   } while (cursor !== null && pages.length < 50)
@@ -149,8 +151,8 @@ function callOf(world: World, op: Operation): { call: Call; adds?: string } {
       return { call: (store) => store.revokeUserSessions(op.user, options) }
     }
     case 'listUser': return { call: (store) => store.listUserSessions(op.user) }
-    case 'listIndex': return { call: (store) => allPages(store, op.value, op.limit) }
-    case 'revokeIndex': return { call: (store) => store.revokeByIndex('tenant', op.value) }
+    case 'listIndex': return { call: (store) => allPages(store, op.entry, op.value, op.limit) }
+    case 'revokeIndex': return { call: (store) => store.revokeByIndex(op.entry, op.value) }
     case 'count': return { call: (store) => store.countSessions(op.by) }
     case 'advance': {
       // Once for both stores: they share the clock.
@@ -188,8 +190,8 @@ t.test('memory and Redis give the same answer to every step of random operation 
     fc.asyncProperty(fc.array(operation, { minLength: 10, maxLength: MAX_STEPS, size: 'max' }), async (ops) => {
       const clock = fakeClock()
       const options: StoreOptions = {
-        limits: { maxValueBytes: 512, maxKeys: 4, maxSessionBytes: 1024, maxSessionsPerUser: 2 },
-        indexedKeys: ['tenant', 'a'],
+        limits: { maxValueBytes: 512, maxKeys: 4, maxSessionBytes: 1024, maxSessionsPerUser: 2, maxIndexValues: 2 },
+        indexedKeys: ['tenant', 'a[]'],
         touchIntervalMs: 0,
         clock: clock.now
       }
