@@ -73,7 +73,7 @@ export const dataOperationTests: Cases = (t, setup) => {
       ['negative', -17],
       ['float', 3.25],
       ['tiny', 1e-7],
-      ['huge', 1e21],
+      ['minSafe', Number.MIN_SAFE_INTEGER],
       ['maxSafe', Number.MAX_SAFE_INTEGER],
       ['emptyString', ''],
       ['text', 'hello'],
