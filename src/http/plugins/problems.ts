@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOption
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { AppError } from '../../errors.js'
+import { pathOf } from '../../log/redaction.js'
 import { addressedError, sendProblem, toAppError, type Addressing } from '../problem.js'
 
 declare module 'fastify' {
@@ -61,7 +62,7 @@ export default fp(
       return sendProblem(reply, appError)
     }
     const handleNotFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
-      sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`))
+      sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${pathOf(request.url)}`))
 
     app.setErrorHandler(handleError)
     app.setNotFoundHandler(handleNotFound)
