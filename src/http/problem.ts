@@ -5,6 +5,7 @@
  * The store's session errors read differently by how a route addresses the
  * session: that difference is the SESSION_PROBLEMS table below.
  */
+import { maxHeaderSize } from 'node:http'
 import type { FastifyError, FastifyReply } from 'fastify'
 import { AppError, isAppError, type ErrorCode } from '../errors.js'
 
@@ -41,6 +42,21 @@ export function toAppError(error: unknown): AppError {
     return new AppError(code, (error as Error).message)
   }
   return new AppError('internal', 'an internal error occurred', { cause: error })
+}
+
+/** What Node's HTTP parser reports: llhttp's `HPE_*` code and reason, or one of Node's own codes. */
+interface ParserError {
+  readonly code: string
+  readonly reason?: unknown
+}
+
+/** A request Node's HTTP parser refused: its headers too large (431), too slow to arrive (408), or malformed (400). */
+export function parserProblem(error: ParserError): AppError {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return new AppError('payload_too_large', `the request line and headers exceed ${maxHeaderSize} bytes`, { status: 431 })
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new AppError('validation_failed', 'the request did not arrive in time', { status: 408 })
+  // llhttp's reasons are fixed texts ("Invalid header token"); nothing of the request is echoed.
+  const reason = error.code.startsWith('HPE_') && typeof error.reason === 'string' ? `: ${error.reason}` : ''
+  return new AppError('validation_failed', `malformed HTTP request${reason}`)
 }
 
 export function problemOf(error: AppError): Problem {

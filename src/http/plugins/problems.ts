@@ -1,7 +1,7 @@
 /**
  * Everything that fails leaves as problem+json (src/http/problem.ts): the
  * error handler, the not-found handler and, passed to Fastify() by buildApp,
- * the router's own errors. A route plugin declares how its routes address a
+ * the router's own errors and the requests Node's HTTP parser cannot read. A route plugin declares how its routes address a
  * session with `app.addHook('onRoute', addressedBy(...))`, and the error
  * handler reads the store's session errors accordingly. Register it before
  * any route: a route keeps the error handler that was set when it was added.
@@ -9,12 +9,13 @@
  * Every refused credential passes through the error handler, so it is where
  * they are counted: `sessiond_credentials_refused_total` by problem code.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { AppError } from '../../errors.js'
 import { pathOf } from '../../log/redaction.js'
-import { addressedError, sendProblem, toAppError, type Addressing } from '../problem.js'
+import { PROBLEM_CONTENT_TYPE, addressedError, parserProblem, problemOf, sendProblem, toAppError, type Addressing } from '../problem.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -40,6 +41,35 @@ export function addressedBy(addressing: Addressing): onRouteHookHandler {
 /** Router errors (a bad percent-encoding, an over-long segment) are problem+json too. */
 export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (error, _request, reply) => {
   void sendProblem(reply, toAppError(error))
+}
+
+type ClientErrorHandler = NonNullable<FastifyServerOptions['clientErrorHandler']>
+
+/**
+ * A request the parser refused never reaches fastify, so its answer is
+ * written to the socket by hand, and the connection is closed once it is out:
+ * the parser cannot find where the next request would start.
+ */
+export function clientErrorHandler(log: FastifyBaseLogger): ClientErrorHandler {
+  return (error, socket) => {
+    // A reset connection has no one to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const problem = parserProblem(error)
+    // The code only: the error's rawPacket holds the request's bytes, cookies included.
+    log.debug({ code: error.code, status: problem.status }, 'unparsable request')
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    const body = JSON.stringify(problemOf(problem))
+    const head = [
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}`,
+      `content-type: ${PROBLEM_CONTENT_TYPE}`,
+      `content-length: ${Buffer.byteLength(body)}`,
+      'connection: close'
+    ]
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy())
+  }
 }
 
 export default fp(
