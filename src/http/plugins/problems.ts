@@ -1,9 +1,12 @@
 /**
  * Everything that fails leaves as problem+json (src/http/problem.ts): the
  * error handler, the not-found handler and, passed to Fastify() by buildApp,
- * the router's own errors and the requests Node's HTTP parser cannot read. A route plugin declares how its routes address a
- * session with `app.addHook('onRoute', addressedBy(...))`, and the error
- * handler reads the store's session errors accordingly. Register it before
+ * the router's own errors and the requests Node's HTTP parser cannot read.
+ * A path that no route serves is 404; a path served for other methods is 405
+ * with `Allow`, from the methods the routes registered for it. A route
+ * plugin declares how its routes address a session with
+ * `app.addHook('onRoute', addressedBy(...))`, and the error handler reads the
+ * store's session errors accordingly. Register it before
  * any route: a route keeps the error handler that was set when it was added.
  *
  * Every refused credential passes through the error handler, so it is where
@@ -15,6 +18,7 @@ import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { AppError } from '../../errors.js'
 import { pathOf } from '../../log/redaction.js'
+import { routeTable } from '../allowed-methods.js'
 import { PROBLEM_CONTENT_TYPE, addressedError, parserProblem, problemOf, sendProblem, toAppError, type Addressing } from '../problem.js'
 
 declare module 'fastify' {
@@ -23,7 +27,7 @@ declare module 'fastify' {
     addressing?: Addressing
   }
   interface FastifyInstance {
-    /** Gives another instance (the metrics listener) this app's error and not-found handlers, refusals counted alike. */
+    /** Gives another instance (the metrics listener) this app's error handler, refusals counted alike, and a not-found handler reading its own routes; call it before it registers any. */
     readonly shareErrorHandling: (other: FastifyInstance) => void
   }
 }
@@ -91,14 +95,28 @@ export default fp(
       if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
       return sendProblem(reply, appError)
     }
-    const handleNotFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
-      sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${pathOf(request.url)}`))
+
+    /** A not-found handler for `instance`, answering from a table of the routes it registers from now on. */
+    const notFoundHandler = (instance: FastifyInstance) => {
+      const routes = routeTable()
+      // Added before any route of the instance, so it sees each one, fastify's own HEAD routes included.
+      instance.addHook('onRoute', (route) => {
+        routes.add(route.url, [route.method].flat())
+      })
+      return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+        const path = pathOf(request.url)
+        const allowed = routes.allowedAt(path)
+        if (allowed.length === 0) return sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${path}`))
+        const methods = allowed.join(', ')
+        return sendProblem(reply.header('allow', methods), new AppError('method_not_allowed', `${request.method} is not served at ${path}; it serves ${methods}`))
+      }
+    }
 
     app.setErrorHandler(handleError)
-    app.setNotFoundHandler(handleNotFound)
+    app.setNotFoundHandler(notFoundHandler(app))
     app.decorate('shareErrorHandling', (other: FastifyInstance) => {
       other.setErrorHandler(handleError)
-      other.setNotFoundHandler(handleNotFound)
+      other.setNotFoundHandler(notFoundHandler(other))
     })
   },
   { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-metrics', 'sessiond-cookies', 'sessiond-credentials'] }
