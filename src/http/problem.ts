@@ -33,7 +33,7 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   503: 'store_unavailable'
 }
 
-/** Turns anything thrown into an AppError; unknown errors become `internal` with no internals exposed. */
+/** Turns anything thrown into an AppError; unknown errors become `internal`. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error
   const status = (error as Partial<FastifyError>).statusCode
@@ -59,8 +59,17 @@ export function parserProblem(error: ParserError): AppError {
   return new AppError('validation_failed', `malformed HTTP request${reason}`)
 }
 
+/**
+ * What a 5xx tells the caller, whatever the error says: a store's message can
+ * name a host, an address or a port, and an internal one anything at all.
+ * The error itself goes to the log.
+ */
+const SERVER_SIDE_DETAIL = 'an internal error occurred'
+const STORE_UNAVAILABLE_DETAIL = 'the session store cannot be reached; retry shortly'
+
 export function problemOf(error: AppError): Problem {
-  return { type: `urn:sessiond:problem:${error.code}`, title: error.title, status: error.status, detail: error.message, code: error.code }
+  const detail = error.status < 500 ? error.message : error.code === 'store_unavailable' ? STORE_UNAVAILABLE_DETAIL : SERVER_SIDE_DETAIL
+  return { type: `urn:sessiond:problem:${error.code}`, title: error.title, status: error.status, detail, code: error.code }
 }
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {

@@ -105,7 +105,7 @@ t.test('a full flow leaves no secret in the logs, and a request id on every requ
   t.equal((await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: `sid=${cookie}` } })).statusCode, 401, 'the rotated-away cookie')
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/session', headers: { cookie: `sid=${nextCookie}` } })).statusCode, 204, 'logout')
 
-  // An outage: 503s are logged as errors, with their cause, and still no secret.
+  // An outage: logged once as an error, with its cause, and still no secret.
   await server.kill()
   const down = await app.inject({ method: 'GET', url: '/v1/session', headers: { 'x-session-token': next, 'x-request-id': 'trace-during-outage' } })
   t.equal(down.statusCode, 503)
@@ -135,7 +135,8 @@ t.test('a full flow leaves no secret in the logs, and a request id on every requ
   t.same(parsed.filter((l) => l.reqId === 'trace-token-in-query').map(urlOf), ['/v1/session', '/v1/session'], 'a logged URL is its path: the query string is left out')
   t.notOk(parsed.some((l) => typeof urlOf(l) === 'string' && (urlOf(l) as string).includes('?')), 'no logged URL has a query string')
   const outage = parsed.filter((l) => l.reqId === 'trace-during-outage')
-  t.ok(outage.some((l) => l.level === 50 && /redis/i.test(String(l.msg))), 'the 503 is logged as an error, with its cause, under its request id')
+  t.ok(outage.some((l) => l.level === 50 && l.msg === 'store unreachable' && /redis/i.test(JSON.stringify(l.err))), 'the outage is logged as an error, with its cause, under the id of the request that found it')
+  t.equal(parsed.filter((l) => l.msg === 'store unreachable').length, 1, 'once: the next 503 of the same outage adds only its access line')
 
   const redacted = parsed.filter((l) => l.msg === 'request headers' || l.msg === 'response headers')
   t.equal(redacted.length, 2)

@@ -92,7 +92,8 @@ export default fp(
       if (addressed.clearCookie && request.credential?.source === 'cookie') cookies.clear(reply)
       const appError = toAppError(addressed.error)
       if (appError.status === 401 || appError.status === 403) refused.inc({ code: appError.code })
-      if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
+      if (appError.code === 'store_unavailable') app.storeOutages.failed(appError, request.log)
+      else if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
       return sendProblem(reply, appError)
     }
 
@@ -119,5 +120,5 @@ export default fp(
       other.setNotFoundHandler(notFoundHandler(other))
     })
   },
-  { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-metrics', 'sessiond-cookies', 'sessiond-credentials'] }
+  { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-metrics', 'sessiond-store', 'sessiond-cookies', 'sessiond-credentials'] }
 )
