@@ -5,7 +5,8 @@
  * addresses through the same proxies and answer router errors and what the
  * HTTP parser refuses as problem+json.
  */
-import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyBaseLogger, FastifyHttpOptions } from 'fastify'
 import type { Config } from '../config.js'
 import { AccessLog } from '../log/access-log.js'
 import { clientErrorHandler, frameworkErrors } from './plugins/problems.js'
@@ -18,7 +19,7 @@ function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((
   return typeof trust === 'boolean' ? trust : [...trust]
 }
 
-export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
+export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyHttpOptions<Server> & { loggerInstance: FastifyBaseLogger } {
   return {
     loggerInstance: logger,
     logController: new AccessLog(),
@@ -30,6 +31,8 @@ export function serverOptions(config: Config, logger: FastifyBaseLogger): Fastif
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
     frameworkErrors,
-    clientErrorHandler: clientErrorHandler(logger)
+    clientErrorHandler: clientErrorHandler(logger),
+    // An HTTP/1.1 request without Host is refused as problem+json by the problems plugin, not by Node.
+    http: { requireHostHeader: false }
   }
 }

@@ -54,6 +54,15 @@ t.test('the same socket path still serves a well-formed request, before and afte
   t.equal((await http('/healthz')).status, 200, 'and over fetch')
 })
 
+t.test('an HTTP/1.1 request without Host is 400 problem+json (Node\'s own answer would be a bare 400); HTTP/1.0 needs none', async (t) => {
+  const reply = await rawRequest(port, request(['GET /healthz HTTP/1.1', 'Connection: close']))
+  t.equal(reply.status, 400)
+  t.equal(reply.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.match(problem(reply), { code: 'validation_failed', status: 400, detail: 'an HTTP/1.1 request needs a Host header' })
+  const old = await rawRequest(port, request(['GET /healthz HTTP/1.0']))
+  t.equal(old.status, 200)
+})
+
 t.test('a request whose headers do not arrive in time is 408 (Node\'s headersTimeout)', async (t) => {
   const timeout = parserProblem({ code: 'ERR_HTTP_REQUEST_TIMEOUT' })
   t.match(timeout, { status: 408, code: 'validation_failed', message: 'the request did not arrive in time' })

@@ -19,6 +19,7 @@ import { Counter } from 'prom-client'
 import { AppError } from '../../errors.js'
 import { pathOf } from '../../log/redaction.js'
 import { routeTable } from '../allowed-methods.js'
+import { syncHook } from '../hooks.js'
 import { PROBLEM_CONTENT_TYPE, addressedError, parserProblem, problemOf, sendProblem, toAppError, type Addressing } from '../problem.js'
 
 declare module 'fastify' {
@@ -27,7 +28,7 @@ declare module 'fastify' {
     addressing?: Addressing
   }
   interface FastifyInstance {
-    /** Gives another instance (the metrics listener) this app's error handler, refusals counted alike, and a not-found handler reading its own routes; call it before it registers any. */
+    /** Gives another instance (the metrics listener) this app's error handler, refusals counted alike, its Host check, and a not-found handler reading its own routes; call it before it registers any. */
     readonly shareErrorHandling: (other: FastifyInstance) => void
   }
 }
@@ -97,6 +98,11 @@ export default fp(
       return sendProblem(reply, appError)
     }
 
+    // Node's own answer to an HTTP/1.1 request without Host (RFC 9112 §3.2) is a bare 400; serverOptions turns it off for this one.
+    const requireHost = syncHook((request) => {
+      if (request.headers.host === undefined && request.raw.httpVersion === '1.1') throw new AppError('validation_failed', 'an HTTP/1.1 request needs a Host header')
+    })
+
     /** A not-found handler for `instance`, answering from a table of the routes it registers from now on. */
     const notFoundHandler = (instance: FastifyInstance) => {
       const routes = routeTable()
@@ -113,9 +119,11 @@ export default fp(
       }
     }
 
+    app.addHook('onRequest', requireHost)
     app.setErrorHandler(handleError)
     app.setNotFoundHandler(notFoundHandler(app))
     app.decorate('shareErrorHandling', (other: FastifyInstance) => {
+      other.addHook('onRequest', requireHost)
       other.setErrorHandler(handleError)
       other.setNotFoundHandler(notFoundHandler(other))
     })
