@@ -59,23 +59,18 @@ t.test('an outage is one error line, with its cause, and one line when a probe i
 })
 
 t.test('once closed, nothing more is logged or probed', async (t) => {
-  const { log, lines } = capture()
-  const ping = scriptedPing()
-  const outages = storeOutages(ping.ping, log, 1)
-  outages.failed(down, log)
-  t.ok(await until(() => ping.calls() === 1, 5_000, 1))
-  outages.close()
-  ping.answer(true)
-  outages.failed(down, log)
-  await new Promise((resolve) => setTimeout(resolve, 20))
-  t.same(lines.map((l) => l.msg), ['store unreachable'], 'no end is logged for a store being closed, nor a new outage')
-
-  const failing = scriptedPing()
-  const closing = storeOutages(failing.ping, log, 1)
-  closing.failed(down, log)
-  t.ok(await until(() => failing.calls() === 1, 5_000, 1))
-  closing.close()
-  failing.answer(false)
-  await new Promise((resolve) => setTimeout(resolve, 20))
-  t.equal(failing.calls(), 1, 'a probe failing after close is not retried')
+  for (const answered of [true, false]) {
+    const { log, lines } = capture()
+    const ping = scriptedPing()
+    const outages = storeOutages(ping.ping, log, 1)
+    outages.failed(down, log)
+    t.ok(await until(() => ping.calls() === 1, 5_000, 1))
+    outages.close()
+    ping.answer(answered)
+    outages.failed(down, log)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const probe = answered ? 'answered' : 'failing'
+    t.same(lines.map((l) => l.msg), ['store unreachable'], `a probe ${probe} after close logs no end, and a new failure no outage`)
+    t.equal(ping.calls(), 1, `a probe ${probe} after close is not followed by another`)
+  }
 })
