@@ -8,6 +8,7 @@ export const PROBLEM_CODES = [
   'forbidden',
   'session_not_found',
   'not_found',
+  'method_not_allowed',
   'conflict',
   'precondition_failed',
   'payload_too_large',
