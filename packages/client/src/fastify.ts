@@ -2,7 +2,7 @@
  * `@sessiond/client/fastify`: sessions for a consumer fastify app, kept in sessiond.
  *
  *   await app.register(sessiond, { baseUrl: 'http://sessiond:3000', apiKey })
- *   app.post('/cart', async (request) => request.session.set('cart', [...(await request.session.get<string[]>('cart')) ?? [], 'book']))
+ *   app.post('/cart', async (request) => request.session.update<string[]>('cart', (cart) => [...(cart ?? []), 'book']))
  *   app.post('/login', async (request) => request.session.rotate(userId))
  *
  * The incoming request's session cookie (or `X-Session-Token`) is forwarded to
