@@ -96,10 +96,9 @@ async function stateOf(request: FastifyRequest): Promise<ShopState> {
   }
 }
 
-/** A call()'s result, or SessionEnded when the request's session has ended; null when it never had one. */
-function unlessEnded<R>(request: FastifyRequest, result: R | null): R | null {
-  if (result === null && request.session.ended) throw new SessionEnded(ENDED_MESSAGE)
-  return result
+/** After a read, del or call(), which answer "no session" for an ended one: say that it ended. */
+function refuseEnded(request: FastifyRequest): void {
+  if (request.session.ended) throw new SessionEnded(ENDED_MESSAGE)
 }
 
 export async function buildShop(options: ShopOptions): Promise<FastifyInstance> {
@@ -150,7 +149,7 @@ export async function buildShop(options: ShopOptions): Promise<FastifyInstance> 
 
   app.delete('/api/cart', async (request) => {
     await request.session.del('cart')
-    unlessEnded(request, null)
+    refuseEnded(request)
     return stateOf(request)
   })
 
@@ -163,7 +162,8 @@ export async function buildShop(options: ShopOptions): Promise<FastifyInstance> 
   })
 
   app.get('/api/devices', async (request) => {
-    const devices = unlessEnded(request, await request.session.call((client, credential) => client.devices(credential)))
+    const devices = await request.session.call((client, credential) => client.devices(credential))
+    refuseEnded(request)
     const signedIn = devices?.sessions.some((d) => d.current && d.userId !== null) === true
     return {
       devices: signedIn
@@ -174,14 +174,15 @@ export async function buildShop(options: ShopOptions): Promise<FastifyInstance> 
 
   app.delete('/api/devices/:handle', async (request, reply) => {
     const { handle } = request.params as { handle: string }
-    if (unlessEnded(request, await request.session.call((client, credential) => client.logoutDevice(credential, handle))) === null) {
-      throw new BadRequest('log in first')
-    }
+    const done = await request.session.call((client, credential) => client.logoutDevice(credential, handle))
+    refuseEnded(request)
+    if (done === null) throw new BadRequest('log in first')
     return reply.code(204).send()
   })
 
   app.post('/api/logout-others', async (request) => {
-    const result = unlessEnded(request, await request.session.call((client, credential) => client.logoutOtherDevices(credential)))
+    const result = await request.session.call((client, credential) => client.logoutOtherDevices(credential))
+    refuseEnded(request)
     return { revoked: result?.revoked ?? 0 }
   })
 
