@@ -340,6 +340,9 @@ export async function usedMemory(admin: Redis): Promise<number> {
 export async function monitorCommands(redisPort: number, work: () => Promise<void>): Promise<{ client: number; lua: number; byCommand: Record<string, number> }> {
   const conn = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: true })
   await conn.connect()
+  // autocannon leaves requests in flight when a run ends; a command Redis runs while MONITOR is
+  // being answered reaches ioredis before it switches the connection over, and breaks it.
+  await new Promise((resolve) => setTimeout(resolve, 500))
   const monitor = await conn.monitor()
   let client = 0
   let lua = 0
