@@ -79,8 +79,8 @@ export function instrumentStore(store: Store, registry: Registry): Store {
 
   return {
     kind: store.kind,
-    async create(input) {
-      const record = await timed('create', () => store.create(input))
+    async create(input, change) {
+      const record = await timed('create', () => store.create(input, change))
       created.inc()
       return record
     },
@@ -89,8 +89,8 @@ export function instrumentStore(store: Store, registry: Registry): Store {
     setKey: (handle, key, value, options) => timed('setKey', () => store.setKey(handle, key, value, options)),
     deleteKey: (handle, key, options) => timed('deleteKey', () => store.deleteKey(handle, key, options)),
     patch: (handle, ops, options) => timed('patch', () => store.patch(handle, ops, options)),
-    async destroy(handle) {
-      const ended = await timed('destroy', () => store.destroy(handle))
+    async destroy(handle, change) {
+      const ended = await timed('destroy', () => store.destroy(handle, change))
       if (ended) destroyed.inc({ reason: 'destroy' })
       return ended
     },
@@ -107,12 +107,13 @@ export function instrumentStore(store: Store, registry: Registry): Store {
       return ended
     },
     listByIndex: (key, value, options) => timed('listByIndex', () => store.listByIndex(key, value, options)),
-    async revokeByIndex(key, value) {
-      const ended = await timed('revokeByIndex', () => store.revokeByIndex(key, value))
+    async revokeByIndex(key, value, change) {
+      const ended = await timed('revokeByIndex', () => store.revokeByIndex(key, value, change))
       destroyed.inc({ reason: 'index' }, ended)
       return ended
     },
     countSessions: (byKey) => timed('countSessions', () => store.countSessions(byKey)),
+    readEvents: (after, limit) => timed('readEvents', () => store.readEvents(after, limit)),
     ping: () => timed('ping', () => store.ping()),
     close: () => store.close()
   }
