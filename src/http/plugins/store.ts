@@ -25,7 +25,7 @@ export interface StorePluginOptions {
 
 export default fp<StorePluginOptions>(
   async (app, options) => {
-    const store = instrumentStore(options.store ?? createStore(app.config, options.clock), app.metrics)
+    const store = instrumentStore(options.store ?? createStore(app.config, options.clock), app.metrics, { events: app.config.events.enabled })
     app.decorate('store', store)
     app.decorate('clock', options.clock ?? Date.now)
     if (options.store === undefined) app.addHook('onClose', async () => store.close())

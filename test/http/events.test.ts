@@ -1,0 +1,116 @@
+/**
+ * GET /v1/events on both backends: the actor and reason each route gives its
+ * events, the JSON shape (ISO times, no token), paging, `now`, long polling,
+ * bad input, an expired cursor, the admin scope, and 404 with EVENTS off.
+ */
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import { admin, createSession, forEachBackend, service } from '../helpers/app.js'
+import { fakeClock } from '../helpers/clock.js'
+
+interface EventJson {
+  id: string
+  type: string
+  time: string
+  handle: string
+  userId: string | null
+  reason?: string
+  newHandle?: string
+  index: Record<string, string>
+  actor: string
+}
+interface EventsJson {
+  events: EventJson[]
+  nextCursor: string
+}
+
+const EVENTS_ON = { EVENTS: 'true', INDEXED_KEYS: 'tenant' }
+const cookieOf = (token: string) => ({ cookie: `sid=${token}` })
+const codeOf = (res: LightMyRequestResponse): string => res.json<{ code: string }>().code
+
+async function events(app: FastifyInstance, query = ''): Promise<EventsJson> {
+  const res = await app.inject({ method: 'GET', url: `/v1/events${query}`, headers: admin })
+  if (res.statusCode !== 200) throw new Error(`events: ${res.statusCode} ${res.body}`)
+  return res.json<EventsJson>()
+}
+
+forEachBackend(t, async (t, h) => {
+  t.test('each route\'s events name its actor and reason; times are ISO; no token or data', async (t) => {
+    const app = await h.build(t, EVENTS_ON)
+    const start = await events(app, '?after=now')
+    const user = await Promise.all([1, 2, 3].map(() => createSession(app, { userId: 'alice', data: { tenant: 'acme', secret: 'hush' } })))
+    const logout = await createSession(app)
+    const rotated = await app.inject({ method: 'POST', url: '/v1/session/rotate', headers: { ...service, ...cookieOf(logout.token) }, payload: { userId: 'bob' } })
+    const newToken = rotated.json<{ token: string; session: { handle: string } }>()
+    t.equal((await app.inject({ method: 'DELETE', url: '/v1/session', headers: { 'x-session-token': newToken.token } })).statusCode, 204)
+    const revoked = await app.inject({ method: 'DELETE', url: '/v1/users/alice/sessions', headers: admin })
+    t.strictSame(revoked.json(), { revoked: 3 })
+
+    const body = await events(app, `?after=${start.nextCursor}`)
+    const shape = body.events.map((e) => JSON.stringify([e.type, e.reason ?? null, e.actor])).sort()
+    t.strictSame(shape, [
+      ['session.created', null, 'backend'], ['session.created', null, 'backend'], ['session.created', null, 'backend'], ['session.created', null, 'backend'],
+      ['session.rotated', null, 'backend'],
+      ['session.ended', 'logout', 'self'],
+      ['session.ended', 'revoked', 'ops'], ['session.ended', 'revoked', 'ops'], ['session.ended', 'revoked', 'ops']
+    ].map((e) => JSON.stringify(e)).sort(), 'created by the service key, rotated by it, logged out by the session, revoked by the admin key')
+    t.equal(shape.length, 9)
+    const ended = body.events.filter((e) => e.reason === 'revoked')
+    t.strictSame(new Set(ended.map((e) => e.handle)), new Set(user.map((u) => u.handle)), 'exactly the three sessions of the logout-all')
+    t.ok(ended.every((e) => e.userId === 'alice' && e.index['tenant'] === 'acme'), 'with their user and tenant')
+    const rotation = body.events.find((e) => e.type === 'session.rotated')
+    t.equal(rotation?.newHandle, newToken.session.handle, 'the rotation names the new handle')
+    t.equal(rotation?.userId, 'bob', 'and the user it bound')
+    t.ok(body.events.every((e) => !Number.isNaN(Date.parse(e.time)) && e.time.endsWith('Z')), 'ISO-8601 UTC times')
+    const text = JSON.stringify(body)
+    for (const secret of [newToken.token, logout.token, ...user.map((u) => u.token), 'hush']) t.notOk(text.includes(secret), 'no token or data')
+  })
+
+  t.test('paging with limit: each event once; a long poll returns the event that arrives while it waits', async (t) => {
+    const app = await h.build(t, EVENTS_ON)
+    await Promise.all([1, 2, 3, 4, 5].map(() => createSession(app)))
+    const seen: string[] = []
+    let cursor = ''
+    for (let page = 0; page < 4; page++) {
+      const body = await events(app, `?limit=2${cursor === '' ? '' : `&after=${cursor}`}`)
+      seen.push(...body.events.map((e) => e.id))
+      cursor = body.nextCursor
+    }
+    t.equal(seen.length, 5, 'five events in pages of two')
+    t.equal(new Set(seen).size, 5, 'none repeated')
+    const polling = events(app, `?after=${cursor}&wait=10`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const late = await createSession(app)
+    const woken = await polling
+    t.strictSame(woken.events.map((e) => e.handle), [late.handle], 'the long poll answers with the new event')
+    const idle = await events(app, `?after=${woken.nextCursor}&wait=0.3`)
+    t.strictSame(idle.events, [], 'a long poll with nothing new answers empty when the wait is over')
+  })
+
+  t.test('bad input is 400; a cursor older than the retention is 410; the admin scope is required', async (t) => {
+    const clock = fakeClock()
+    const app = await h.build(t, { ...EVENTS_ON, EVENTS_RETENTION: '60' }, { clock: clock.now })
+    const { nextCursor } = await events(app)
+    for (const query of ['?limit=0', '?limit=1001', '?limit=x', '?wait=31', '?wait=-1', '?after=not-a-cursor', `?after=${nextCursor}x`]) {
+      const res = await app.inject({ method: 'GET', url: `/v1/events${query}`, headers: admin })
+      t.equal(res.statusCode, 400, query)
+      t.equal(codeOf(res), 'validation_failed', query)
+    }
+    t.equal((await app.inject({ method: 'GET', url: '/v1/events', headers: service })).statusCode, 403, 'a service key is not enough')
+    t.equal((await app.inject({ method: 'GET', url: '/v1/events' })).statusCode, 401, 'no key')
+    clock.advance(61_000)
+    const expired = await app.inject({ method: 'GET', url: `/v1/events?after=${nextCursor}`, headers: admin })
+    t.equal(expired.statusCode, 410)
+    t.equal(codeOf(expired), 'events_expired')
+    t.match(expired.headers['content-type'], /application\/problem\+json/)
+  })
+
+  t.test('EVENTS off: /v1/events is 404 and nothing is recorded', async (t) => {
+    const app = await h.build(t)
+    await createSession(app)
+    const res = await app.inject({ method: 'GET', url: '/v1/events', headers: admin })
+    t.equal(res.statusCode, 404)
+    t.equal(codeOf(res), 'not_found')
+    t.strictSame((await app.store.readEvents(null, 10)).events, [], 'the store holds no event')
+  })
+})
