@@ -116,12 +116,11 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       const now = clock()
       if (after === 'now') {
         const positions = await backend.eventHeads()
-        return { events: [], nextCursor: encodeCursor({ issuedAt: now, positions }) }
+        return { events: [], nextCursor: encodeCursor({ issuedAt: now, positions }), cursors: [] }
       }
       const state = after === null ? startState(now) : decodeCursor(after)
       assertFresh(state, now, retentionMs)
-      const page = mergePage(state, await backend.readShardEvents(state.positions, limit), limit, now)
-      return { events: page.events, nextCursor: encodeCursor(page.cursor) }
+      return mergePage(state, await backend.readShardEvents(state.positions, limit), limit, now)
     }),
 
     ping: () => backend.ping(),

@@ -53,6 +53,8 @@ export interface LifecycleEvent {
 export interface EventPage {
   readonly events: readonly LifecycleEvent[]
   readonly nextCursor: string
+  /** The cursor after each event (a Server-Sent Events `id:`): resuming from it returns the rest. */
+  readonly cursors: readonly string[]
 }
 
 /** Per shard (tokens.ts SHARDS order: a shard is its position in it), the last id a reader has seen; null: none yet. */
@@ -113,19 +115,28 @@ export interface CursorState {
  * was full may hold more), else now, so that a cursor is refused once any
  * event it has still to deliver may have been trimmed.
  */
-export function mergePage(state: CursorState, perShard: readonly (readonly StoredEvent[])[], limit: number, now: number): { events: LifecycleEvent[]; cursor: CursorState } {
+export function mergePage(state: CursorState, perShard: readonly (readonly StoredEvent[])[], limit: number, now: number): EventPage {
   const all: Located[] = perShard.flatMap((events, shard) => events.map((event) => ({ shard, event })))
   all.sort(byMergedOrder)
   const taken = all.slice(0, limit)
-  const positions = [...state.positions]
-  for (const { shard, event } of taken) positions[shard] = event.id
   let issuedAt = now
   for (const { event } of all.slice(limit)) issuedAt = Math.min(issuedAt, event.id.ms)
   for (const events of perShard) {
     const last = events.at(-1)
     if (events.length >= limit && last !== undefined) issuedAt = Math.min(issuedAt, last.id.ms)
   }
-  return { events: taken.map(({ shard, event }) => publicEvent(shard, event)), cursor: { issuedAt, positions } }
+  // The cursor after each event: what it and those before it moved, and no later than the next one's time.
+  const positions = [...state.positions]
+  const cursors = taken.map(({ shard, event }, i) => {
+    positions[shard] = event.id
+    const next = taken[i + 1]
+    return encodeCursor({ issuedAt: next === undefined ? issuedAt : Math.min(issuedAt, next.event.id.ms), positions })
+  })
+  return {
+    events: taken.map(({ shard, event }) => publicEvent(shard, event)),
+    nextCursor: cursors.at(-1) ?? encodeCursor({ issuedAt, positions }),
+    cursors
+  }
 }
 
 /** The cursor of a reader that has seen nothing: every shard from its start. */

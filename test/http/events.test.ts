@@ -114,3 +114,74 @@ forEachBackend(t, async (t, h) => {
     t.strictSame((await app.store.readEvents(null, 10)).events, [], 'the store holds no event')
   })
 })
+
+/** Opens GET /v1/events as Server-Sent Events on a listening app at `address`; `frames` collects the parsed frames as they come. */
+async function openStream(address: string, query: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController()
+  const res = await fetch(`${address}/v1/events${query}`, { headers: { ...admin, accept: 'text/event-stream', ...headers }, signal: controller.signal })
+  const frames: Record<string, string>[] = []
+  const reading = (async () => {
+    if (res.body === null) return
+    let buffer = ''
+    const decoder = new TextDecoder()
+    try {
+      for await (const chunk of res.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true })
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame: Record<string, string> = {}
+          for (const line of buffer.slice(0, end).split('\n')) {
+            const colon = line.indexOf(':')
+            frame[line.slice(0, colon)] = line.slice(colon + 1).trimStart()
+          }
+          frames.push(frame)
+          buffer = buffer.slice(end + 2)
+        }
+      }
+    } catch {
+      // Aborted by the test.
+    }
+  })()
+  const waitFor = async (n: number): Promise<void> => {
+    for (let tries = 0; tries < 200 && frames.filter((f) => f['event'] !== undefined).length < n; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+  const close = async (): Promise<void> => {
+    controller.abort()
+    await reading
+  }
+  return { res, frames, waitFor, close }
+}
+
+forEachBackend(t, async (t, h) => {
+  t.test('Accept: text/event-stream: id is the cursor after the event, event its type; Last-Event-ID wins over after', async (t) => {
+    const app = await h.build(t, EVENTS_ON)
+    const start = await events(app, '?after=now')
+    const first = await createSession(app)
+    const second = await createSession(app)
+    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    const stream = await openStream(address, `?after=${start.nextCursor}`)
+    t.equal(stream.res.status, 200)
+    t.match(stream.res.headers.get('content-type'), /^text\/event-stream/)
+    t.equal(stream.res.headers.get('cache-control'), 'no-store')
+    await stream.waitFor(2)
+    const third = await createSession(app)
+    await stream.waitFor(3)
+    await stream.close()
+    const frames = stream.frames.filter((f) => f['event'] !== undefined)
+    t.strictSame(frames.map((f) => f['event']), ['session.created', 'session.created', 'session.created'], 'each event as it comes')
+    const handles = new Set(frames.map((f) => (JSON.parse(f['data'] ?? '{}') as EventJson).handle))
+    t.strictSame(handles, new Set([first.handle, second.handle, third.handle]), 'the three sessions')
+    const afterFirst = frames[0]?.['id'] ?? ''
+    const resumed = await events(app, `?after=${afterFirst}`)
+    t.strictSame(resumed.events.map((e) => e.handle), frames.slice(1).map((f) => (JSON.parse(f['data'] ?? '{}') as EventJson).handle), 'an id resumes after its event')
+    const again = await openStream(address, `?after=${start.nextCursor}`, { 'last-event-id': afterFirst })
+    await again.waitFor(2)
+    await again.close()
+    const eventIds = (list: Record<string, string>[]): string[] => list.filter((f) => f['event'] !== undefined).map((f) => (JSON.parse(f['data'] ?? '{}') as EventJson).id)
+    t.strictSame(eventIds(again.frames), eventIds(frames.slice(1)), 'Last-Event-ID wins over after')
+    const bad = await app.inject({ method: 'GET', url: '/v1/events', headers: { ...admin, accept: 'text/event-stream', 'last-event-id': 'nope' } })
+    t.equal(bad.statusCode, 400, 'a bad Last-Event-ID is a problem before any stream')
+  })
+})

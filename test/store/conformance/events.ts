@@ -227,6 +227,13 @@ export const eventTests: Cases = (t, setup) => {
       const resumed = (await readAll(store, from, 5)).events
       t.strictSame(ids(resumed), ids(seen.slice(before)), `resuming after ${before} events gives exactly the ones not seen yet`)
     }
+    const whole = await store.readEvents(null, 1000)
+    t.equal(whole.cursors.length, whole.events.length, 'a cursor after each event')
+    for (const i of [0, 1, 7, whole.events.length - 2]) {
+      const resumed = (await readAll(store, whole.cursors[i] ?? null, 7)).events.map((e) => e.id)
+      t.strictSame(resumed, whole.events.slice(i + 1).map((e) => e.id), `the cursor after event ${i} resumes with the next`)
+    }
+    t.equal(whole.cursors.at(-1), whole.nextCursor, 'the last is the page\'s nextCursor')
     const times = everything.map((e) => e.time)
     t.strictSame(times, [...times].sort((a, b) => a - b), 'a read from the oldest is in time order')
   })
