@@ -7,7 +7,7 @@
  */
 import { shardOf } from '../tokens.js'
 import type { Backend } from './backend.js'
-import { SYSTEM_ACTOR, assertEventLimit, assertFresh, decodeCursor, encodeCursor, mergePage, startState } from './events.js'
+import { SYSTEM_ACTOR, assertEventLimit, assertFresh, decodeCursor, encodeCursor, firstShardCount, mergePage, startState } from './events.js'
 import { indexPlan } from './index-entries.js'
 import {
   assertDataKey,
@@ -120,7 +120,11 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       }
       const state = after === null ? startState(now) : decodeCursor(after)
       assertFresh(state, now, retentionMs)
-      return mergePage(state, await backend.readShardEvents(state.positions, limit), limit, now)
+      // Few per shard first; more only when the events sit in few shards.
+      for (let count = firstShardCount(limit); ; count = Math.min(limit, count * 4)) {
+        const { short, ...page } = mergePage(state, await backend.readShardEvents(state.positions, count), count, limit, now)
+        if (!short) return page
+      }
     }),
 
     ping: () => backend.ping(),

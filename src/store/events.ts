@@ -107,24 +107,41 @@ export interface CursorState {
   readonly positions: EventPositions
 }
 
+/** How many events a read first asks each shard for: enough for a page when events are spread over the shards. */
+export const firstShardCount = (limit: number): number => Math.min(limit, Math.max(8, Math.ceil(limit / 16)))
+
 /**
  * One page from each shard's events after its position (each in id order,
- * at most `limit`, as the backend read them at `now`): the first `limit` in
- * merged order, and the cursor after them. The cursor's issuedAt is the
- * oldest undelivered event read (or a lower bound of it: a shard whose page
- * was full may hold more), else now, so that a cursor is refused once any
- * event it has still to deliver may have been trimmed.
+ * at most `count`, as the backend read them at `now`): the first `limit` in
+ * merged order that no unread event can precede (a full shard page may hold
+ * more after its last), and the cursor after them. `short` says that fewer
+ * than `limit` were certain while some shard page was full: read again with
+ * a larger count. The cursor's issuedAt is the oldest undelivered event read
+ * (or a lower bound of it: a full shard page's last), else now, so that a
+ * cursor is refused once any event it has still to deliver may have been
+ * trimmed.
  */
-export function mergePage(state: CursorState, perShard: readonly (readonly StoredEvent[])[], limit: number, now: number): EventPage {
+export function mergePage(
+  state: CursorState,
+  perShard: readonly (readonly StoredEvent[])[],
+  count: number,
+  limit: number,
+  now: number
+): EventPage & { short: boolean } {
   const all: Located[] = perShard.flatMap((events, shard) => events.map((event) => ({ shard, event })))
   all.sort(byMergedOrder)
-  const taken = all.slice(0, limit)
+  let boundary: Located | null = null
   let issuedAt = now
-  for (const { event } of all.slice(limit)) issuedAt = Math.min(issuedAt, event.id.ms)
-  for (const events of perShard) {
+  perShard.forEach((events, shard) => {
     const last = events.at(-1)
-    if (events.length >= limit && last !== undefined) issuedAt = Math.min(issuedAt, last.id.ms)
-  }
+    if (events.length < count || last === undefined) return
+    issuedAt = Math.min(issuedAt, last.id.ms)
+    const located = { shard, event: last }
+    if (boundary === null || byMergedOrder(located, boundary) < 0) boundary = located
+  })
+  const certain = boundary === null ? all : all.filter((located) => byMergedOrder(located, boundary as Located) <= 0)
+  const taken = certain.slice(0, limit)
+  for (const { event } of all.slice(taken.length)) issuedAt = Math.min(issuedAt, event.id.ms)
   // The cursor after each event: what it and those before it moved, and no later than the next one's time.
   const positions = [...state.positions]
   const cursors = taken.map(({ shard, event }, i) => {
@@ -135,7 +152,8 @@ export function mergePage(state: CursorState, perShard: readonly (readonly Store
   return {
     events: taken.map(({ shard, event }) => publicEvent(shard, event)),
     nextCursor: cursors.at(-1) ?? encodeCursor({ issuedAt, positions }),
-    cursors
+    cursors,
+    short: boundary !== null && taken.length < limit && count < limit
   }
 }
 

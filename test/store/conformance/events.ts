@@ -8,7 +8,7 @@
  */
 import type { LifecycleEvent } from '../../../src/store/events.js'
 import type { Store } from '../../../src/store/types.js'
-import { shardOf } from '../../../src/tokens.js'
+import { newTokenInShard, shardOf } from '../../../src/tokens.js'
 import { IDLE_MS } from '../../helpers/store.js'
 import { EVENT_RETENTION_MS, newHandle, norm, rejectsCode, rotationTarget, type Cases } from './fixture.js'
 
@@ -236,6 +236,22 @@ export const eventTests: Cases = (t, setup) => {
     t.equal(whole.cursors.at(-1), whole.nextCursor, 'the last is the page\'s nextCursor')
     const times = everything.map((e) => e.time)
     t.strictSame(times, [...times].sort((a, b) => a - b), 'a read from the oldest is in time order')
+  })
+
+  t.test('a page whose events sit mostly in one shard is complete and in order', async (t) => {
+    const { store, create, clock } = await setup({ events: {} })
+    const first = await create()
+    const crowded: string[] = [first.handle]
+    for (let i = 0; i < 29; i++) {
+      clock.advance(1)
+      crowded.push((await create({ handle: newTokenInShard(shardOf(first.handle)).handle })).handle)
+    }
+    clock.advance(1)
+    const elsewhere = await create({ handle: otherShardHandle(first.handle) })
+    const page = await store.readEvents(null, 100)
+    t.strictSame(page.events.map((e) => e.handle), [...crowded, elsewhere.handle], 'all 31, in time order')
+    const rest = await store.readEvents((await store.readEvents(null, 20)).nextCursor, 100)
+    t.strictSame(rest.events.map((e) => e.handle), [...crowded.slice(20), elsewhere.handle], 'and a page of 20 ends where the next begins')
   })
 
   t.test('now reads only new events; a malformed cursor or limit is validation_failed; an old one events_expired', async (t) => {
