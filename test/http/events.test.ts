@@ -185,3 +185,17 @@ forEachBackend(t, async (t, h) => {
     t.equal(bad.statusCode, 400, 'a bad Last-Event-ID is a problem before any stream')
   })
 })
+
+forEachBackend(t, async (t, h) => {
+  t.test('a store failure mid-stream ends it with an error event naming only the code', async (t) => {
+    const app = await h.build(t, EVENTS_ON)
+    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    const stream = await openStream(address, '?after=now')
+    t.equal(stream.res.status, 200)
+    await app.store.close()
+    await stream.waitFor(1)
+    await stream.close()
+    const errors = stream.frames.filter((f) => f['event'] === 'error')
+    t.strictSame(errors.map((f) => JSON.parse(f['data'] ?? '{}') as unknown), [{ code: 'store_unavailable' }], 'one error event, the code only')
+  })
+})
