@@ -9,6 +9,7 @@ export const PROBLEM_CODES = [
   'session_not_found',
   'not_found',
   'conflict',
+  'events_expired',
   'precondition_failed',
   'payload_too_large',
   'unsupported_media_type',
