@@ -278,6 +278,8 @@ export async function startRedis(cpus: string | null, dir: string): Promise<Redi
       continue
     }
     const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 })
+    // stopAll stops the server directly: the admin connection must not try to reconnect to it.
+    proc.child.once('exit', () => admin.disconnect())
     await admin.connect()
     const version = parseInfo(await admin.info('server')).get('redis_version') ?? '?'
     return {

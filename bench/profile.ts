@@ -390,7 +390,8 @@ export async function profileMain(args: Map<string, string>): Promise<number> {
               )
       let memoryFixtures: Fixture[] = []
       if (memory) memoryFixtures = await createSessions(service.url, secrets.serviceKey, sessionCount, 'user')
-      const next = requestsFor(scenario, { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures })
+      // The cart scenarios are not profilable (PROFILABLE), so no cart fixtures are made here.
+      const next = requestsFor(scenario, { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures: [] })
       log(`${scenario}: warm-up ${warmup}s, then ${duration}s under --cpu-prof`)
       const fixed = scenario === 'hello'
       const warm = await load({ url: service.url, connections, duration: warmup, next, fixed })

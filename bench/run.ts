@@ -43,6 +43,7 @@ import {
   numberArg,
   parseArgs,
   sessionBody,
+  sessionData,
   sessionKeyOf,
   serviceEnv,
   startBench,
@@ -125,7 +126,16 @@ const BYTES_BUDGET = 1300
 /** % of a core used by other processes above which req/s is flagged as unreliable. */
 const OTHER_LOAD_WARNING = 15
 
-async function measureBytes(redis: RedisProcess, service: HttpProcess, secrets: Secrets, count: number, connections: number): Promise<BytesResult> {
+/** The items of the cart in the bytes variant with a `cart[].sku` entry (issue: collection indexes). */
+const CART_ITEMS = 5
+
+/** The benchmark session with a cart of CART_ITEMS distinct SKUs out of 500. */
+function cartSessionBody(userId: string, i: number): string {
+  const cart = Array.from({ length: CART_ITEMS }, (_, j) => ({ sku: `SKU-${(i * CART_ITEMS + j) % 500}`, qty: 1 }))
+  return JSON.stringify({ userId, data: { ...sessionData(i), cart } })
+}
+
+async function measureBytes(redis: RedisProcess, service: HttpProcess, secrets: Secrets, count: number, connections: number, body = sessionBody): Promise<BytesResult> {
   // One create first so that the script cache and the service's connection are in place.
   await createSessions(service.url, secrets.serviceKey, 1, 'bytes-warm', 1)
   const before = await usedMemory(redis.admin)
@@ -136,7 +146,7 @@ async function measureBytes(redis: RedisProcess, service: HttpProcess, secrets: 
     amount: count,
     next: () => {
       const n = i++
-      return { method: 'POST', path: '/v1/sessions', headers: { authorization: `Bearer ${secrets.serviceKey}`, 'content-type': 'application/json' }, body: sessionBody(`bytes-${n}`, n) }
+      return { method: 'POST', path: '/v1/sessions', headers: { authorization: `Bearer ${secrets.serviceKey}`, 'content-type': 'application/json' }, body: body(`bytes-${n}`, n) }
     }
   })
   const after = await usedMemory(redis.admin)
@@ -210,6 +220,15 @@ async function main(): Promise<number> {
     log(`bytes per session: creating ${fmt(bytesSessions)} sessions through the API...`)
     const bytes = await measureBytes(redis, service, secrets, bytesSessions, connections)
     log(`  ${fmt(bytes.bytesPerSession)} bytes/session`)
+    // The same sessions with a cart, through a service without and one with a cart[].sku entry.
+    const cartSessions = Math.max(1_000, Math.floor(bytesSessions / 5))
+    const cartService = await startNode('sessiond (cart[].sku)', pinning.server, ['dist/server.js'], { ...serviceEnv(await freePort(), secrets, { kind: 'redis', url: redis.url }, logLevel), INDEXED_KEYS: 'tenant,cart[].sku' }, '/readyz')
+    const cartBytes = {
+      sessions: cartSessions,
+      withoutEntry: (await measureBytes(redis, service, secrets, cartSessions, connections, cartSessionBody)).bytesPerSession,
+      withEntry: (await measureBytes(redis, cartService, secrets, cartSessions, connections, cartSessionBody)).bytesPerSession
+    }
+    log(`  with a cart of ${CART_ITEMS} items: ${fmt(cartBytes.withoutEntry)} bytes/session, ${fmt(cartBytes.withEntry)} with a cart[].sku entry`)
 
     log(`creating ${fmt(sessionCount)} sessions on each store...`)
     const redisFixtures = await createSessions(service.url, secrets.serviceKey, sessionCount, 'user')
@@ -231,16 +250,23 @@ async function main(): Promise<number> {
     const thinPort = await freePort()
     const thin = await startNode('thin', pinning.server, ['dist/bench/baseline.js', 'thin'], { PATH: process.env.PATH ?? '', PORT: String(thinPort), REDIS_URL: redis.url }, '/healthz')
 
-    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures }
-    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url }
+    const cartFixtures = await createSessions(cartService.url, secrets.serviceKey, sessionCount, 'cart-user')
+    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures }
+    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url, cart: cartService.url }
     const results = new Map<ScenarioName, LoadResult & { redis: Row['redis']; cpu: Row['cpu']; valid: boolean }>()
-    const pids: Record<ScenarioInfo['target'], number | undefined> = { hello: hello.proc.child.pid, thin: thin.proc.child.pid, redis: service.proc.child.pid, memory: memory.proc.child.pid }
+    const pids: Record<ScenarioInfo['target'], number | undefined> = {
+      hello: hello.proc.child.pid,
+      thin: thin.proc.child.pid,
+      redis: service.proc.child.pid,
+      memory: memory.proc.child.pid,
+      cart: cartService.proc.child.pid
+    }
 
     for (const info of SCENARIOS) {
       if (!wanted(info.name)) continue
       const url = urls[info.target]
       const next = requestsFor(info.name, inputs)
-      const usesRedis = info.target === 'redis' || info.target === 'thin'
+      const usesRedis = info.target === 'redis' || info.target === 'thin' || info.target === 'cart'
       log(`${info.name}: ${info.what} — warm-up ${warmup}s, then ${duration}s at ${connections} connections`)
       const fixed = info.name === 'hello'
       const warm = await load({ url, connections, duration: warmup, next, fixed })
@@ -377,7 +403,8 @@ async function main(): Promise<number> {
     out.write(`\n${table}\n\n`)
     out.write(
       `Redis bytes per session: ${fmt(bytes.bytesPerSession)} (budget ${fmt(BYTES_BUDGET)}: ${bytes.bytesPerSession <= BYTES_BUDGET ? 'met' : 'missed'}; ` +
-        `used_memory over ${fmt(bytes.sessions)} sessions created through the API${bytes.valid ? '' : ', INVALID: some creates failed'}). MEMORY USAGE per session: ${breakdown}.\n`
+        `used_memory over ${fmt(bytes.sessions)} sessions created through the API${bytes.valid ? '' : ', INVALID: some creates failed'}). MEMORY USAGE per session: ${breakdown}.\n` +
+        `With a cart of ${CART_ITEMS} items (${fmt(cartBytes.sessions)} sessions): ${fmt(cartBytes.withoutEntry)} bytes per session, ${fmt(cartBytes.withEntry)} with a \`cart[].sku\` entry (+${fmt(cartBytes.withEntry - cartBytes.withoutEntry)}).\n`
     )
     const busiest = Math.max(0, ...rows.map((r) => r.cpu.otherPct ?? 0))
     if (busiest > OTHER_LOAD_WARNING) {
@@ -391,7 +418,7 @@ async function main(): Promise<number> {
 
     await mkdir(RESULTS_DIR, { recursive: true })
     const file = join(RESULTS_DIR, 'latest.json')
-    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), environment, table, rows, bytes, elapsedSeconds: elapsed }, null, 2)}\n`)
+    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), environment, table, rows, bytes, cartBytes, elapsedSeconds: elapsed }, null, 2)}\n`)
     log(`wrote ${file}`)
 
     const invalid: string[] = rows.filter((r) => !r.valid).map((r) => r.name)

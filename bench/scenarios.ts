@@ -1,13 +1,13 @@
 /** The requests each benchmark scenario sends: a random session per request. */
 import { pick, sessionBody, type Fixture, type LoadRequest } from './lib.js'
 
-export type ScenarioName = 'hello' | 'thin-read' | 'read' | 'auth' | 'memory-read' | 'thin-write' | 'write' | 'create'
+export type ScenarioName = 'hello' | 'thin-read' | 'read' | 'auth' | 'memory-read' | 'thin-write' | 'write' | 'cart-write' | 'cart-write-indexed' | 'create'
 
 export interface ScenarioInfo {
   readonly name: ScenarioName
   readonly what: string
   /** Which process answers. */
-  readonly target: 'hello' | 'thin' | 'redis' | 'memory'
+  readonly target: 'hello' | 'thin' | 'redis' | 'memory' | 'cart'
   /** The baseline its ×thin ratio is taken against, and the target for that ratio. */
   readonly thin: 'thin-read' | 'thin-write' | null
   readonly thinTarget: number | null
@@ -22,6 +22,8 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
   { name: 'memory-read', what: 'GET /v1/session, STORE=memory', target: 'memory', thin: 'thin-read', thinTarget: null, helloTarget: 0.7 },
   { name: 'thin-write', what: 'bare fastify + ioredis, EVALSHA HSET+PEXPIRE', target: 'thin', thin: null, thinTarget: null, helloTarget: null },
   { name: 'write', what: 'PUT /v1/session/data/counter (cookie + service key)', target: 'redis', thin: 'thin-write', thinTarget: 1.0, helloTarget: null },
+  { name: 'cart-write', what: 'PUT /v1/session/data/cart, 5 items, INDEXED_KEYS=tenant', target: 'redis', thin: 'thin-write', thinTarget: null, helloTarget: null },
+  { name: 'cart-write-indexed', what: 'the same with a cart[].sku entry', target: 'cart', thin: 'thin-write', thinTarget: null, helloTarget: null },
   { name: 'create', what: 'POST /v1/sessions (userId + 8 keys)', target: 'redis', thin: null, thinTarget: null, helloTarget: null }
 ]
 
@@ -29,6 +31,22 @@ export interface ScenarioInputs {
   readonly serviceKey: string
   readonly redisFixtures: readonly Fixture[]
   readonly memoryFixtures: readonly Fixture[]
+  /** Sessions of the service with a cart[].sku entry. */
+  readonly cartFixtures: readonly Fixture[]
+}
+
+/** A PUT of a cart of 5 items, 5 distinct SKUs of 1,000. */
+function cartWrite(fixtures: readonly Fixture[], bearer: string): () => LoadRequest {
+  return () => {
+    const first = Math.floor(Math.random() * 1000)
+    const cart = Array.from({ length: 5 }, (_, j) => ({ sku: `SKU-${(first + j) % 1000}`, qty: 1 + j }))
+    return {
+      method: 'PUT',
+      path: '/v1/session/data/cart',
+      headers: { cookie: pick(fixtures).cookie, authorization: bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ value: cart })
+    }
+  }
 }
 
 let created = 0
@@ -62,6 +80,10 @@ export function requestsFor(name: ScenarioName, inputs: ScenarioInputs): () => L
         headers: { cookie: pick(inputs.redisFixtures).cookie, authorization: bearer, 'content-type': json },
         body: `{"value":${Math.floor(Math.random() * 1e6)}}`
       })
+    case 'cart-write':
+      return cartWrite(inputs.redisFixtures, bearer)
+    case 'cart-write-indexed':
+      return cartWrite(inputs.cartFixtures, bearer)
     case 'create':
       return () => {
         const i = created++

@@ -1,6 +1,7 @@
 /**
  * No container engine runs here, so the Dockerfile, docker-compose.yml and
- * .env.example are checked by parsing them.
+ * .env.example are checked by parsing them, and compose's variable
+ * substitution and env_file are applied the way compose applies them.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -111,7 +112,8 @@ t.test('Dockerfile: multi-stage build', async (t) => {
   const buildRuns = build.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args)
   t.ok(buildRuns.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'build stage installs all dependencies with npm ci')
   t.ok(buildRuns.some((r) => /\bnpm run build\b/.test(r)), 'build stage runs npm run build')
-  t.match(runtime.from, /^node:20-(slim|alpine)(@sha256:[0-9a-f]+)?$/, 'runtime stage is node:20-slim or node:20-alpine')
+  t.match(runtime.from, /^node:(22|24|26)-slim(@sha256:[0-9a-f]+)?$/, 'runtime stage is a maintained Node.js LTS, slim')
+  t.equal(build.from, runtime.from, 'both stages on the same Node.js')
   t.notOk(runtimeRuns.some((r) => /\bnpm run build\b/.test(r)), 'no compiling in the runtime stage')
 })
 
@@ -234,6 +236,17 @@ t.test('Dockerfile: every COPY source exists and is not excluded by .dockerignor
   }
 })
 
+// ---- .env.example, parsed here: the compose checks read it as the template of .env
+
+const VAR_LINE = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/
+const exampleLines = read('.env.example').split('\n')
+const exampleVars = exampleLines.flatMap((line, index) => {
+  const m = VAR_LINE.exec(line)
+  return m === null ? [] : [{ index, name: m[2] ?? '', value: m[3] ?? '', commented: m[1] !== undefined }]
+})
+/** The variables .env.example sets (its uncommented lines), as a .env copied from it would. */
+const exampleDefaults = (): Record<string, string> => Object.fromEntries(exampleVars.filter((v) => !v.commented).map((v) => [v.name, v.value]))
+
 // ---- docker-compose.yml ---------------------------------------------------------
 
 type Json = Record<string, unknown>
@@ -268,43 +281,104 @@ const sessiond = obj(services.sessiond, 'services.sessiond')
 const redis = obj(services.redis, 'services.redis')
 const sessiondEnv = composeEnv(sessiond)
 
-t.test('compose: sessiond is built from the Dockerfile and published on 3000', async (t) => {
+const composeText = read('docker-compose.yml')
+const REQUIRED = ['API_KEYS', 'COOKIE_SECRET']
+
+/** env_file in any of its forms, as {path, required} (compose's default for required is true). */
+const envFiles = (Array.isArray(sessiond.env_file) ? sessiond.env_file : sessiond.env_file === undefined ? [] : [sessiond.env_file]).map((f: unknown) =>
+  isObject(f) ? { path: scalar(f.path), required: f.required !== false } : { path: scalar(f), required: true }
+)
+
+/** The environment after compose's ${VAR}, ${VAR:-default} and ${VAR:?message} substitution from `source`. */
+function resolveCompose(env: ReadonlyMap<string, string>, source: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of env) {
+    out[k] = v.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
+      const given = source[name]
+      if (given !== undefined && given !== '') return given
+      if (op === '?') throw new Error(`required variable ${name} is missing a value: ${arg ?? ''}`)
+      return op === '-' ? (arg ?? '') : ''
+    })
+  }
+  return out
+}
+
+/** host IP, published port and target of a compose port mapping, short or long syntax. */
+function portMapping(p: unknown): { hostIp: string; target: string } {
+  if (isObject(p)) return { hostIp: scalar(p.host_ip), target: scalar(p.target) }
+  const parts = scalar(p).split(':')
+  return { hostIp: parts.length === 3 ? (parts[0] ?? '') : '', target: (parts.at(-1) ?? '').replace(/\/tcp$/, '') }
+}
+
+/** A compose duration (`15s`, `1m30s`, `500ms`) in milliseconds. */
+function durationMs(text: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001 }
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us)/g)]
+  if (parts.length === 0 || parts.map((m) => m[0]).join('') !== text) throw new Error(`not a duration: ${text}`)
+  return parts.reduce((sum, m) => sum + Number(m[1]) * (units[m[2] ?? ''] ?? NaN), 0)
+}
+
+t.test('compose: sessiond is built from the Dockerfile, its options from .env', async (t) => {
   const b = sessiond.build
   const buildSpec = typeof b === 'string' ? { context: b } : obj(b, 'sessiond.build')
   t.equal(buildSpec.context, '.')
   t.ok(buildSpec.dockerfile === undefined || buildSpec.dockerfile === 'Dockerfile')
-  t.equal(sessiond.env_file, undefined, 'no env_file')
-  const ports = sessiond.ports
-  t.ok(Array.isArray(ports) && ports.some((p) => scalar(p) === '3000:3000'), 'ports 3000:3000', { ports })
+  t.same(envFiles, [{ path: '.env', required: true }], 'env_file: .env, required')
+  t.ok(exists('.env.example'), '.env.example is the template of .env')
+  t.match(composeText, /cp \.env\.example \.env/, 'the usage line starts from the template')
+  t.notMatch(composeText, /\$\(|openssl rand[^\n]*docker compose/, 'no secret generated inline on the command line')
+  for (const ignore of ['.gitignore', '.dockerignore']) {
+    t.ok(read(ignore).split('\n').some((l) => l.trim() === '.env'), `${ignore} keeps .env out`)
+  }
 })
 
 t.test('compose: sessiond environment', async (t) => {
+  t.equal(sessiondEnv.get('NODE_ENV'), 'production')
   t.equal(sessiondEnv.get('STORE'), 'redis')
   t.equal(sessiondEnv.get('REDIS_URL'), 'redis://redis:6379')
-  t.equal(sessiondEnv.get('NODE_ENV') ?? 'production', 'production', 'production (set here or by the image)')
-  for (const name of ['API_KEYS', 'COOKIE_SECRET']) {
-    t.match(sessiondEnv.get(name) ?? '', new RegExp(`^\\$\\{${name}:\\?.+\\}$`), `${name} is required through \${${name}:?...}`)
+  t.equal(sessiondEnv.get('HOST'), '0.0.0.0', 'set here: .env (HOST=127.0.0.1 in the template) would otherwise win over the image')
+  t.equal(sessiondEnv.get('PORT'), '3000')
+  for (const name of REQUIRED) {
+    t.match(sessiondEnv.get(name) ?? '', new RegExp(`^\\$\\{${name}:\\?[^}]*\\.env[^}]*\\}$`), `${name} is required through \${${name}:?...}, naming .env`)
   }
-  t.ok(sessiondEnv.size >= 4)
   for (const name of sessiondEnv.keys()) t.ok(ENV_NAMES.includes(name), `${name} is a variable the service reads`)
 })
 
-t.test('compose: the resolved sessiond environment is a valid production config', async (t) => {
-  // Substitute ${VAR:?...} / ${VAR:-default} the way compose would, with the required ones supplied.
+t.test('compose: .env from the template plus the compose environment is a valid production config', async (t) => {
   const supplied: Record<string, string> = { API_KEYS: 'backend:service:' + 'k'.repeat(24), COOKIE_SECRET: 's'.repeat(32) }
-  const env: Record<string, string> = { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: '3000' }
-  for (const [k, v] of sessiondEnv) {
-    env[k] = v.replace(/\$\{(\w+)(?::?([?-])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
-      const given = supplied[name]
-      if (given !== undefined) return given
-      if (op === '-') return arg ?? ''
-      throw new Error(`${name} would be required`)
-    })
-  }
-  const config = loadConfig(env)
+  const dotEnv: Record<string, string> = { ...exampleDefaults(), ...supplied }
+  const config = loadConfig({ ...dotEnv, ...resolveCompose(sessiondEnv, dotEnv) })
   t.equal(config.env, 'production')
+  t.equal(config.host, '0.0.0.0')
   t.equal(config.port, 3000)
   t.match(config.store, { kind: 'redis', connection: { mode: 'single', url: 'redis://redis:6379' } })
+  t.equal(config.cookie.secure, true, 'secure cookies, from the template')
+
+  for (const name of REQUIRED) {
+    const without = { ...dotEnv, [name]: '' }
+    t.throws(() => resolveCompose(sessiondEnv, without), new RegExp(`${name}.*\\.env`), `without ${name} compose stops, naming it and .env`)
+  }
+})
+
+t.test('compose: the service is published on the loopback interface only', async (t) => {
+  const ports = sessiond.ports
+  if (!Array.isArray(ports)) throw new Error('sessiond.ports should be a list')
+  t.ok(ports.length >= 1)
+  for (const p of ports) {
+    const { hostIp, target } = portMapping(p)
+    t.equal(hostIp, '127.0.0.1', `${JSON.stringify(p)} binds the loopback interface`)
+    t.equal(target, '3000')
+  }
+  t.equal(redis.ports, undefined, 'redis is not published')
+  t.equal(redis.network_mode, undefined)
+  t.equal(sessiond.network_mode, undefined)
+})
+
+t.test("compose: stop_grace_period is above the service's own shutdown limit", async (t) => {
+  const limit = /const SHUTDOWN_GRACE_MS = ([\d_]+)/.exec(read('src/server.ts'))?.[1]
+  if (limit === undefined) throw new Error('src/server.ts no longer names SHUTDOWN_GRACE_MS')
+  const grace = durationMs(scalar(sessiond.stop_grace_period))
+  t.ok(grace > Number(limit.replace(/_/g, '')), `${scalar(sessiond.stop_grace_period)} > ${limit} ms`)
 })
 
 t.test('compose: sessiond waits for a healthy redis', async (t) => {
@@ -319,6 +393,12 @@ t.test('compose: redis is durable', async (t) => {
   t.match(command, /--appendonly\s+yes\b/, 'AOF on')
   t.match(command, /--appendfsync\s+everysec\b/, 'fsync every second')
   t.match(command, /--maxmemory-policy\s+noeviction\b/, 'never evicts sessions')
+  const maxmemory = /--maxmemory\s+(\d+)(gb|mb|kb|b)?\b/i.exec(command)
+  t.ok(maxmemory !== null && Number(maxmemory[1]) > 0, 'a maxmemory, so Redis refuses writes rather than growing until it is killed', { command })
+  const redisComments = composeText.slice(composeText.indexOf('\n  redis:')).split('\n').filter((l) => l.trim().startsWith('#')).join(' ')
+  t.match(redisComments, /maxmemory/, 'a comment on sizing maxmemory')
+  t.match(redisComments, /1,3\d\d bytes/, 'from the measured bytes per session')
+  t.match(redisComments, /docs\/performance\.md/, 'naming where they were measured')
 
   const volumes = redis.volumes
   if (!Array.isArray(volumes)) throw new Error('redis.volumes should be a list')
@@ -338,12 +418,6 @@ t.test('compose: redis is durable', async (t) => {
 
 // ---- .env.example ----------------------------------------------------------------
 
-const VAR_LINE = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/
-const exampleLines = read('.env.example').split('\n')
-const exampleVars = exampleLines.flatMap((line, index) => {
-  const m = VAR_LINE.exec(line)
-  return m === null ? [] : [{ index, name: m[2] ?? '', value: m[3] ?? '', commented: m[1] !== undefined }]
-})
 
 t.test('.env.example lists exactly the names in ENV_NAMES', async (t) => {
   const names = exampleVars.map((v) => v.name)
@@ -359,7 +433,7 @@ t.test('.env.example: each variable has a one-line explanation above it', async 
 })
 
 t.test('.env.example: the uncommented values are exactly the defaults', async (t) => {
-  const active = Object.fromEntries(exampleVars.filter((v) => !v.commented).map((v) => [v.name, v.value]))
+  const active = exampleDefaults()
   t.ok(Object.keys(active).length >= 20)
   const withoutKeys = (c: object) => Object.entries(c).filter(([k]) => k !== 'apiKeys' && k !== 'generatedAdminKey')
   t.same(withoutKeys(loadConfig(active)), withoutKeys(loadConfig({})))

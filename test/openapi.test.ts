@@ -583,6 +583,35 @@ t.test('a store that does not answer: 503 with Retry-After, as documented', asyn
   }
 })
 
+t.test('a documented path asked with a method it does not list is 405, with the methods it lists in Allow', async (t) => {
+  const { app } = await buildRecording()
+  t.teardown(() => app.close())
+  const response = deref(objectAt(objectAt(doc.components).responses).MethodNotAllowed, '#/components/responses/MethodNotAllowed')
+  t.ok(objectAt(response.node.headers).Allow !== undefined, 'the 405 response documents Allow')
+  for (const [path, raw] of Object.entries(paths)) {
+    const item = objectAt(raw)
+    if (item['x-any-method'] === true) continue
+    const listed = OPENAPI_METHODS.filter((m) => item[m] !== undefined).map((m) => m.toUpperCase())
+    // fastify answers HEAD wherever GET is served, documented or not.
+    const allowed = new Set(listed.includes('GET') ? [...listed, 'HEAD'] : listed)
+    const method = ['PATCH', 'PUT', 'POST', 'DELETE', 'GET'].find((m) => !allowed.has(m)) ?? 'TRACE'
+    // Any parameter value: a path is known whatever its parameters hold.
+    const url = path.replace(/\{[^}]+\}/g, 'x')
+    const res = await app.inject({ method, url })
+    const where = `${method} ${path}`
+    t.equal(res.statusCode, 405, `${where} answers 405`)
+    t.strictSame(String(res.headers.allow).split(', ').sort(), [...allowed].sort(), `${where}: Allow lists what the document lists`)
+    t.strictSame(
+      [
+        ...schemaProblems(`${response.pointer}/content/application~1problem+json/schema`, JSON.parse(res.body), 'body'),
+        ...schemaProblems('#/components/headers/Allow/schema', res.headers.allow, 'header Allow')
+      ],
+      [],
+      `${where} → 405 agrees with #/components/responses/MethodNotAllowed`
+    )
+  }
+})
+
 t.test('every documented operation was exercised', async (t) => {
   const documented = Object.entries(paths).flatMap(([path, item]) =>
     OPENAPI_METHODS.filter((m) => objectAt(item)[m] !== undefined).map((m) => `${m.toUpperCase()} ${path}`)

@@ -5,6 +5,7 @@
  * The store's session errors read differently by how a route addresses the
  * session: that difference is the SESSION_PROBLEMS table below.
  */
+import { maxHeaderSize } from 'node:http'
 import type { FastifyError, FastifyReply } from 'fastify'
 import { AppError, isAppError, type ErrorCode } from '../errors.js'
 
@@ -32,7 +33,7 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   503: 'store_unavailable'
 }
 
-/** Turns anything thrown into an AppError; unknown errors become `internal` with no internals exposed. */
+/** Turns anything thrown into an AppError; unknown errors become `internal`. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error
   const status = (error as Partial<FastifyError>).statusCode
@@ -43,8 +44,32 @@ export function toAppError(error: unknown): AppError {
   return new AppError('internal', 'an internal error occurred', { cause: error })
 }
 
+/** What Node's HTTP parser reports: llhttp's `HPE_*` code and reason, or one of Node's own codes. */
+interface ParserError {
+  readonly code: string
+  readonly reason?: unknown
+}
+
+/** A request Node's HTTP parser refused: its headers too large (431), too slow to arrive (408), or malformed (400). */
+export function parserProblem(error: ParserError): AppError {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return new AppError('payload_too_large', `the request line and headers exceed ${maxHeaderSize} bytes`, { status: 431 })
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new AppError('validation_failed', 'the request did not arrive in time', { status: 408 })
+  // llhttp's reasons are fixed texts ("Invalid header token"); nothing of the request is echoed.
+  const reason = error.code.startsWith('HPE_') && typeof error.reason === 'string' ? `: ${error.reason}` : ''
+  return new AppError('validation_failed', `malformed HTTP request${reason}`)
+}
+
+/**
+ * What a 5xx tells the caller, whatever the error says: a store's message can
+ * name a host, an address or a port, and an internal one anything at all.
+ * The error itself goes to the log.
+ */
+const SERVER_SIDE_DETAIL = 'an internal error occurred'
+const STORE_UNAVAILABLE_DETAIL = 'the session store cannot be reached; retry shortly'
+
 export function problemOf(error: AppError): Problem {
-  return { type: `urn:sessiond:problem:${error.code}`, title: error.title, status: error.status, detail: error.message, code: error.code }
+  const detail = error.status < 500 ? error.message : error.code === 'store_unavailable' ? STORE_UNAVAILABLE_DETAIL : SERVER_SIDE_DETAIL
+  return { type: `urn:sessiond:problem:${error.code}`, title: error.title, status: error.status, detail, code: error.code }
 }
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {

@@ -57,7 +57,8 @@ export function createSessionBody(maxIdleSec: number, maxAbsoluteSec: number) {
     data: dataMap.optional(),
     idleTtl: z.number().int().min(1).max(maxIdleSec).optional(),
     absoluteTtl: z.number().int().min(1).max(maxAbsoluteSec).optional(),
-    userAgent: z.string().transform((ua) => ua.slice(0, 256)).optional(),
+    // Cut to its first 256 units by the store (storedUserAgent), never inside a surrogate pair.
+    userAgent: z.string().optional(),
     ip: z.union([z.ipv4(), z.ipv6()]).optional()
   })
 }

@@ -2,12 +2,14 @@
  * The options every fastify instance of the service is built with: the
  * service's own and the metrics listener (METRICS_PORT), so that both log
  * one access line per request under the same request ids, read client
- * addresses through the same proxies and answer router errors as problem+json.
+ * addresses through the same proxies and answer router errors and what the
+ * HTTP parser refuses as problem+json.
  */
-import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyBaseLogger, FastifyHttpOptions } from 'fastify'
 import type { Config } from '../config.js'
 import { AccessLog } from '../log/access-log.js'
-import { frameworkErrors } from './plugins/problems.js'
+import { clientErrorHandler, frameworkErrors } from './plugins/problems.js'
 
 const BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -17,7 +19,7 @@ function fastifyTrustProxy(trust: Config['trustProxy']): boolean | string[] | ((
   return typeof trust === 'boolean' ? trust : [...trust]
 }
 
-export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
+export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyHttpOptions<Server> & { loggerInstance: FastifyBaseLogger } {
   return {
     loggerInstance: logger,
     logController: new AccessLog(),
@@ -28,6 +30,9 @@ export function serverOptions(config: Config, logger: FastifyBaseLogger): Fastif
     // `__proto__` and `constructor` are ordinary data keys; bodies are copied into null-prototype maps.
     onProtoPoisoning: 'ignore',
     onConstructorPoisoning: 'ignore',
-    frameworkErrors
+    frameworkErrors,
+    clientErrorHandler: clientErrorHandler(logger),
+    // An HTTP/1.1 request without Host is refused as problem+json by the problems plugin, not by Node.
+    http: { requireHostHeader: false }
   }
 }

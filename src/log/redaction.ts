@@ -4,7 +4,11 @@
  * top (`headers`) or one level down (`req.headers`, `reply.headers`, ...),
  * its secret headers are censored. It runs as pino's `formatters.log` hook,
  * which looks at each top-level value once and copies only what it censors.
+ * A logged request's URL is its path alone: a query string may carry a token
+ * a client put there by mistake (sessiond never reads one from it).
  */
+import type { FastifyRequest } from 'fastify'
+
 const SECRET_HEADERS = ['authorization', 'cookie', 'x-session-token', 'set-cookie'] as const
 export const CENSOR = '[redacted]'
 
@@ -39,4 +43,25 @@ export function redactHeaders(fields: Fields): Fields {
     }
   }
   return out ?? fields
+}
+
+/** The URL without its query string. */
+export function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/** What a log call passes as `req`: a FastifyRequest, or whatever else a caller put there. */
+type LoggedRequest = Partial<Pick<FastifyRequest, 'method' | 'url' | 'headers' | 'host' | 'ip' | 'socket'>>
+
+/** fastify's `req` serializer with the query string left out of `url`. */
+export function serializeRequest(request: LoggedRequest): Fields {
+  return {
+    method: request.method,
+    url: request.url === undefined ? undefined : pathOf(request.url),
+    version: request.headers?.['accept-version'],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * checkedStore(backend): the Store every caller uses. It applies, once, the
  * rules both backends share (src/store/rules.ts), so that a backend only
- * stores: inputs are validated and encoded before a backend sees them,
+ * stores: inputs are validated and encoded before a backend sees them (every
+ * string valid UTF-16, so that Redis's UTF-8 and memory keep the same text),
  * user listings are put in one order, and the per-user limit picks its
  * victims here and has the backend end them.
  */
@@ -12,11 +13,14 @@ import { indexPlan } from './index-entries.js'
 import {
   assertDataKey,
   assertIndexedKey,
+  assertIndexValue,
   assertPage,
+  assertText,
   byMostRecentUse,
   encodeBatch,
   encodeData,
   encodeEntry,
+  storedUserAgent,
   userLimitVictims
 } from './rules.js'
 import type { SessionRecord, Store, StoreOptions } from './types.js'
@@ -49,8 +53,11 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
     kind: backend.kind,
 
     async create(input, change) {
+      const { handle, userId, idleTtlMs, absoluteTtlMs, ip } = input
+      if (userId !== null) assertText('userId', userId)
+      if (ip !== null) assertText('ip', ip)
+      const userAgent = storedUserAgent(input.userAgent)
       const { entries, bytes } = encodeData(input.data, limits, plan)
-      const { handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip } = input
       const actor = change?.actor ?? SYSTEM_ACTOR
       return enforceUserLimit(await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes, actor }))
     },
@@ -78,6 +85,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       (await backend.destroy([handle], { actor: change?.actor ?? SYSTEM_ACTOR, reason: change?.reason ?? 'destroyed' })) > 0,
 
     async rotate(handle, newHandle, rotation) {
+      if (rotation.userId !== undefined) assertText('userId', rotation.userId)
       if (shardOf(newHandle) !== shardOf(handle)) {
         // A caller bug, but a gone session still answers as gone.
         await backend.get(handle, { touch: false })
@@ -89,19 +97,26 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       return userId === undefined ? record : enforceUserLimit(record)
     },
 
-    listUserSessions: async (userId) => (await backend.listUserSessions(userId)).sort(byMostRecentUse),
+    async listUserSessions(userId) {
+      assertText('userId', userId)
+      return (await backend.listUserSessions(userId)).sort(byMostRecentUse)
+    },
 
-    revokeUserSessions: (userId, { exceptHandle, actor = SYSTEM_ACTOR }) =>
-      backend.revokeUserSessions(userId, exceptHandle === undefined ? { actor } : { exceptHandle, actor }),
+    revokeUserSessions: (userId, { exceptHandle, actor = SYSTEM_ACTOR }) => checkedCall(() => {
+      assertText('userId', userId)
+      return backend.revokeUserSessions(userId, exceptHandle === undefined ? { actor } : { exceptHandle, actor })
+    }),
 
     listByIndex: (key, value, page) => checkedCall(() => {
       assertIndexedKey(key, plan)
+      assertIndexValue(value)
       assertPage(page.limit, page.cursor)
       return backend.listByIndex(key, value, page)
     }),
 
     revokeByIndex: (key, value, change) => checkedCall(() => {
       assertIndexedKey(key, plan)
+      assertIndexValue(value)
       return backend.revokeByIndex(key, value, change?.actor ?? SYSTEM_ACTOR)
     }),
 

@@ -7,6 +7,7 @@
  * both backends.
  */
 import { AppError } from '../errors.js'
+import { MAX_INDEX_VALUE_BYTES } from '../limits.js'
 import type { IndexPair } from './backend.js'
 import type { JsonValue } from './types.js'
 
@@ -79,7 +80,8 @@ export function byPair(a: IndexPair, b: IndexPair): number {
 /**
  * What writing `value` under `dataKey` files the session under, as (entry,
  * value) pairs sorted and each once; more than `maxValues` distinct values
- * for one entry is payload_too_large.
+ * for one entry, or a value over MAX_INDEX_VALUE_BYTES (more than a query
+ * URL could name), is payload_too_large.
  */
 export function indexPairs(plan: IndexPlan, dataKey: string, value: JsonValue, maxValues: number): IndexPair[] {
   const entries = plan.byDataKey.get(dataKey)
@@ -87,7 +89,13 @@ export function indexPairs(plan: IndexPlan, dataKey: string, value: JsonValue, m
   const pairs: IndexPair[] = []
   for (const entry of entries) {
     const values = new Set<string>()
-    for (const text of textsOf(entry, value)) if (text !== null) values.add(text)
+    for (const text of textsOf(entry, value)) {
+      if (text === null) continue
+      if (Buffer.byteLength(text) > MAX_INDEX_VALUE_BYTES) {
+        throw new AppError('payload_too_large', `"${entry.name}" would file the session under a value over ${MAX_INDEX_VALUE_BYTES} bytes, the most a query can name`)
+      }
+      values.add(text)
+    }
     if (values.size > maxValues) {
       throw new AppError('payload_too_large', `"${entry.name}" would file the session under ${values.size} values, more than ${maxValues} (MAX_INDEX_VALUES)`)
     }

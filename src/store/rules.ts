@@ -1,11 +1,12 @@
 /**
- * Pure rules shared by every backend: key and value limits, batch shape,
+ * Pure rules shared by every backend: key and value limits, what text and
+ * numbers a value may hold, batch shape,
  * index eligibility, paging, integer increments, initial TTLs (the sliding
  * rule is in expiry.ts), listing order and the per-user limit's choice of
  * victims. No I/O here, so each is tested alone.
  */
 import { AppError } from '../errors.js'
-import { DATA_KEY_PATTERN, DATA_KEY_RULE } from '../limits.js'
+import { DATA_KEY_PATTERN, DATA_KEY_RULE, MAX_INDEX_VALUE_BYTES, MAX_VALUE_DEPTH } from '../limits.js'
 import { HANDLE_PATTERN } from '../tokens.js'
 import type { EncodedBatch, EncodedEntry } from './backend.js'
 import { indexPairs, type IndexPlan } from './index-entries.js'
@@ -29,8 +30,56 @@ export function assertPage(limit: number, cursor: string | null): void {
   if (cursor !== null && !HANDLE_PATTERN.test(cursor)) throw new AppError('validation_failed', 'cursor is not one this service issued')
 }
 
-/** The JSON text a value is stored as; throws when it is over maxValueBytes. */
+/** A lone surrogate: text that is not valid UTF-16, which Redis (UTF-8) would turn into U+FFFD and memory would keep. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** Throws unless `text` is valid UTF-16, so that both backends keep it alike. */
+export function assertText(what: string, text: string): void {
+  if (LONE_SURROGATE.test(text)) throw new AppError('validation_failed', `${what} holds text that is not valid UTF-16 (a lone surrogate)`)
+}
+
+const isPlainObject = (value: object): boolean => {
+  const prototype = Object.getPrototypeOf(value) as unknown
+  return prototype === Object.prototype || prototype === null
+}
+
+/**
+ * Throws unless `value` reads back exactly from its JSON text and every
+ * reader can take it (I-JSON, RFC 7493): arrays and objects nested at most
+ * MAX_VALUE_DEPTH deep, numbers finite and within the safe integer range
+ * (beyond it a double cannot tell neighbouring integers apart), strings and
+ * member names valid UTF-16. It recurses at most MAX_VALUE_DEPTH deep, so no
+ * value overflows the stack, as JSON.stringify of a deeper one would.
+ */
+export function assertStorableValue(key: string, value: JsonValue): void {
+  const refuse = (why: string): never => {
+    throw new AppError('validation_failed', `value of ${shown(key)} ${why}`)
+  }
+  const walk = (item: unknown, depth: number): void => {
+    if (typeof item === 'string') {
+      if (LONE_SURROGATE.test(item)) refuse('holds text that is not valid UTF-16 (a lone surrogate)')
+    } else if (typeof item === 'number') {
+      if (!(Math.abs(item) <= Number.MAX_SAFE_INTEGER)) refuse(`holds a number that is not finite or beyond ±${Number.MAX_SAFE_INTEGER} (send it as a string)`)
+    } else if (typeof item === 'object' && item !== null && (Array.isArray(item) || isPlainObject(item))) {
+      if (depth === MAX_VALUE_DEPTH) refuse(`nests arrays and objects deeper than ${MAX_VALUE_DEPTH} levels`)
+      if (Array.isArray(item)) {
+        for (let i = 0; i < item.length; i++) walk(item[i], depth + 1)
+      } else {
+        for (const name of Object.keys(item)) {
+          if (LONE_SURROGATE.test(name)) refuse('holds a member name that is not valid UTF-16 (a lone surrogate)')
+          walk((item as Record<string, unknown>)[name], depth + 1)
+        }
+      }
+    } else if (typeof item !== 'boolean' && item !== null) {
+      refuse('is not a JSON value')
+    }
+  }
+  walk(value, 0)
+}
+
+/** The JSON text a value is stored as; throws when it is not storable or over maxValueBytes. */
 export function encodeValue(key: string, value: JsonValue, limits: StoreLimits): string {
+  assertStorableValue(key, value)
   const text = JSON.stringify(value)
   if (Buffer.byteLength(text) > limits.maxValueBytes) {
     throw new AppError('payload_too_large', `value of "${key}" is over ${limits.maxValueBytes} bytes serialized`)
@@ -65,6 +114,30 @@ export function assertSessionFits(keys: number, bytes: number, limits: StoreLimi
 /** A value to write under a checked key: its JSON text and what it files the session under. */
 export function encodeEntry(key: string, value: JsonValue, limits: StoreLimits, plan: IndexPlan): EncodedEntry {
   return { key, text: encodeValue(key, value, limits), filed: indexPairs(plan, key, value, limits.maxIndexValues) }
+}
+
+/** An index value asked for (list, revoke): one a session could be filed under. */
+export function assertIndexValue(value: string): void {
+  assertText('the index value', value)
+  if (Buffer.byteLength(value) > MAX_INDEX_VALUE_BYTES) {
+    throw new AppError('validation_failed', `the index value is over ${MAX_INDEX_VALUE_BYTES} bytes, the most a session can be filed under`)
+  }
+}
+
+/** The most UTF-16 units of a userAgent that a session keeps. */
+const USER_AGENT_MAX = 256
+
+const isHighSurrogate = (unit: number): boolean => unit >= 0xd800 && unit <= 0xdbff
+const isLowSurrogate = (unit: number): boolean => unit >= 0xdc00 && unit <= 0xdfff
+
+/** A userAgent as a session keeps it: its first USER_AGENT_MAX units, never half a surrogate pair, and valid UTF-16. */
+export function storedUserAgent(userAgent: string | null): string | null {
+  if (userAgent === null) return null
+  let end = Math.min(userAgent.length, USER_AGENT_MAX)
+  if (isHighSurrogate(userAgent.charCodeAt(end - 1)) && isLowSurrogate(userAgent.charCodeAt(end))) end -= 1
+  const kept = userAgent.slice(0, end)
+  assertText('userAgent', kept)
+  return kept
 }
 
 /** A stored JSON text (an incremented value) as an entry, filed by the same rule as a written value. */

@@ -13,8 +13,13 @@
  * - Data values are JSON values; they are stored as their JSON text, one
  *   field per key, so a write of one key never rewrites another.
  * - Limits are checked before anything is written (all-or-nothing):
- *   a bad key is `validation_failed`; a value over maxValueBytes, more than
- *   maxKeys keys, or more than maxSessionBytes in all is `payload_too_large`.
+ *   a bad key is `validation_failed`, and so is a value nested deeper than
+ *   MAX_VALUE_DEPTH, a number not finite or beyond the safe integer range,
+ *   and any string taken (value, member name, userId, userAgent, ip, index
+ *   value) with a lone surrogate; a value over maxValueBytes, an indexed
+ *   value over MAX_INDEX_VALUE_BYTES, more than maxKeys keys, or more than
+ *   maxSessionBytes in all is `payload_too_large`.
+ * - A userAgent is kept to its first 256 UTF-16 units, never half a pair.
  * - `version` starts at 1 and grows by exactly one on each write request
  *   that changes data (a set or incr always does; a del only when the key
  *   existed). `ifMatch` (a version) makes a write fail with

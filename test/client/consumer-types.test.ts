@@ -18,8 +18,8 @@ import {
   type SessiondErrorCode,
   type SessionSummary,
   type ValueResult
-} from '../../src/client/index.js'
-import sessiond, { type RequestSession, type SessiondPluginOptions } from '../../src/client/fastify.js'
+} from '../../packages/client/src/index.js'
+import sessiond, { type RequestSession, type SessiondPluginOptions } from '../../packages/client/src/fastify.js'
 import { ADMIN_KEY, forEachBackend, SERVICE_KEY } from '../helpers/app.js'
 import { startService } from './service.js'
 
@@ -54,7 +54,7 @@ async function typedCalls(client: SessionClient, credential: Credential): Promis
   const anything = await client.get({ handle: created.session.handle }, 'anything')
   proves<Equal<typeof anything.value, JsonValue | undefined>>()
 
-  const written = await client.set(credential, 'cart', ['book'], { ifMatch: cart.version ?? '*' })
+  const written = await client.set(credential, 'cart', ['book', 'pen'], { ifMatch: cart.version ?? '*' })
   proves<Equal<typeof written.version, number>>()
   const own = await client.session<Partial<ShopData>>(credential)
   proves<Equal<typeof own.session, Session<Partial<ShopData>>>>()

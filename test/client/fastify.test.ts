@@ -1,11 +1,11 @@
 /**
- * sessiond/fastify in a consumer app: the consumer is driven with inject, and
+ * @sessiond/client/fastify in a consumer app: the consumer is driven with inject, and
  * it talks to the real service (memory and Redis) over loopback HTTP.
  */
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { createSessionClient, isSessiondError, type SessionClient } from '../../src/client/index.js'
-import sessiond, { type SessiondPluginOptions } from '../../src/client/fastify.js'
+import { createSessionClient, isSessiondError, type SessionClient } from '../../packages/client/src/index.js'
+import sessiond, { type SessiondPluginOptions } from '../../packages/client/src/fastify.js'
 import { forEachBackend, SERVICE_KEY } from '../helpers/app.js'
 import { startService } from './service.js'
 
@@ -37,6 +37,15 @@ async function consumer(t: Test, options: SessiondPluginOptions): Promise<Fastif
   })
   app.get('/devices', async (request) => ({ devices: (await request.session.call((c, credential) => c.devices(credential)))?.sessions ?? null }))
   app.get('/untouched', async (request) => ({ credential: request.session.credential }))
+  app.post('/ensure', async (request) => {
+    // Three waits in one request: one session.
+    const [a, b, c] = await Promise.all([request.session.ensure(), request.session.ensure(), request.session.ensure()])
+    return { handles: [a.handle, b.handle, c.handle], ended: request.session.ended }
+  })
+  app.post('/append/:key', async (request) => {
+    const attempts = request.headers['x-attempts']
+    return request.session.update<number[]>((request.params as { key: string }).key, (list) => [...(list ?? []), request.body as number], attempts === undefined ? {} : { attempts: Number(attempts) })
+  })
   t.teardown(() => app.close())
   return app
 }
@@ -159,6 +168,77 @@ forEachBackend(t, async (t, h) => {
     t.not(sid(write), 'sid=')
     t.same((await app.inject({ url: '/get/cart', headers: { cookie: sid(write) } })).json(), { value: ['pen'] })
     t.same((await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })).json(), { credential: null }, 'logging out an ended session is fine')
+  })
+
+  t.test('ensure(): one session per request, created once; an ended session is refused, not replaced', async (t) => {
+    const service = await startService(t, h)
+    const { client, calls } = counting(service.client)
+    const app = await consumer(t, { client })
+    const first = await app.inject({ method: 'POST', url: '/ensure', headers: { 'user-agent': 'Shopper/1.0' } })
+    const { handles } = first.json<{ handles: string[] }>()
+    t.equal(new Set(handles).size, 1, 'three ensure() calls, one session')
+    t.same(calls, ['create'], 'created once')
+    t.equal(setCookies(first).length, 1)
+    const cookie = sid(first)
+    calls.length = 0
+    const again = await app.inject({ method: 'POST', url: '/ensure', headers: { cookie } })
+    t.same(again.json(), { handles, ended: false }, 'a live session is the one returned')
+    t.same(setCookies(again), [])
+    t.notOk(calls.includes('create'))
+    await service.admin.destroy(handles[0] ?? '')
+    calls.length = 0
+    const gone = await app.inject({ method: 'POST', url: '/ensure', headers: { cookie } })
+    t.equal(gone.statusCode, 404)
+    t.same(gone.json(), { code: 'session_not_found' })
+    t.match(setCookies(gone), [/^sid=; Max-Age=0/], 'the dead cookie is cleared')
+    t.notOk(calls.includes('create'), 'no new session behind the visitor\'s back')
+    t.equal((await service.admin.stats()).total, 0)
+    const fresh = await app.inject({ method: 'POST', url: '/ensure' })
+    t.equal(fresh.statusCode, 200, 'without the cleared cookie, the next request starts a session')
+    t.not(fresh.json<{ handles: string[] }>().handles[0], handles[0])
+  })
+
+  t.test('update(): concurrent read-modify-writes keep every change (If-Match, retried on 412)', async (t) => {
+    const service = await startService(t, h)
+    const app = await consumer(t, { baseUrl: service.url, apiKey: SERVICE_KEY })
+    const first = await app.inject({ method: 'POST', url: '/append/list', payload: '0', headers: { 'content-type': 'application/json' } })
+    t.match(first.json(), { value: [0], version: 2, attempts: 1 }, 'no session: ensure() creates one, then the write')
+    const cookie = sid(first)
+    const adds = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((n) => app.inject({ method: 'POST', url: '/append/list', payload: String(n), headers: { cookie, 'content-type': 'application/json', 'x-attempts': '20' } }))
+    )
+    t.same(adds.map((r) => r.statusCode), [200, 200, 200, 200, 200, 200])
+    const { value } = (await service.client.get<number[]>({ cookie }, 'list'))
+    t.same([...(value ?? [])].sort(), [0, 1, 2, 3, 4, 5, 6], 'no add lost')
+  })
+
+  t.test('update(): a change that keeps losing fails with precondition_failed after its attempts', async (t) => {
+    const service = await startService(t, h)
+    // Another writer moves the version between every read and write.
+    let writes = 0
+    const contended: SessionClient = {
+      ...service.client,
+      async set(ref, key, value, options) {
+        writes++
+        await service.client.set(ref, 'other', writes)
+        return service.client.set(ref, key, value, options)
+      }
+    }
+    const app = Fastify()
+    await app.register(sessiond, { client: contended })
+    app.post('/contended', async (request) => {
+      try {
+        return await request.session.update<number>('n', (n) => (n ?? 0) + 1, { attempts: 3 })
+      } catch (err) {
+        return { code: isSessiondError(err) ? err.code : 'other' }
+      }
+    })
+    t.teardown(() => app.close())
+    const created = await service.client.create()
+    const res = await app.inject({ method: 'POST', url: '/contended', headers: { 'x-session-token': created.token } })
+    t.equal(writes, 3, 'three attempts')
+    t.same((await service.client.get(created, 'n')).found, false, 'nothing written')
+    t.same(res.json(), { code: 'precondition_failed' })
   })
 
   t.test('call(): any client operation on the request\'s session', async (t) => {

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import { createSessionClient, type SessionClient } from '../../src/client/index.js'
+import { createSessionClient, type SessionClient } from '../../packages/client/src/index.js'
 import { ADMIN_KEY, SERVICE_KEY, type Harness } from '../helpers/app.js'
 
 export interface RunningService {

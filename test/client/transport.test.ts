@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { createSessionClient, DEFAULT_TIMEOUT_MS, SessiondError } from '../../src/client/index.js'
+import { createSessionClient, DEFAULT_TIMEOUT_MS, SessiondError } from '../../packages/client/src/index.js'
 import { freePort } from '../helpers/redis-server.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void

@@ -225,6 +225,20 @@ forEachBackend(t, async (t, h) => {
     }
   })
 
+  t.test("forward-auth ignores the Authorization header: it is the client's own, not an API key", async (t) => {
+    const app = await h.build(t)
+    const user = await createSession(app, { userId: 'bob' })
+    for (const authorization of ['Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl', 'Basic Ym9iOnNlY3JldA==', 'garbage', service.authorization]) {
+      const res = await app.inject({ method: 'GET', url: '/v1/auth', headers: { ...cookieOf(user.token), authorization } })
+      t.equal(res.statusCode, 204, authorization.slice(0, 6))
+      t.equal(res.headers['x-user-id'], 'bob')
+    }
+    const noSession = await app.inject({ method: 'GET', url: '/v1/auth', headers: service })
+    t.equal(noSession.statusCode, 401, 'an API key is no credential here')
+    t.equal(codeOf(noSession), 'unauthenticated')
+    t.match(noSession.json<{ detail: string }>().detail, /session credential/)
+  })
+
   t.test('cross-site writes with the cookie alone are refused; bodies must be JSON', async (t) => {
     const app = await h.build(t, { PUBLIC_KEYS: 'cart', ALLOWED_ORIGINS: 'https://shop.example' })
     const { token } = await createSession(app)

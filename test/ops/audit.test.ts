@@ -12,6 +12,7 @@ import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { TARGET_CHARS } from '../../src/http/audit.js'
 import { loadConfig } from '../../src/config.js'
+import { MAX_INDEX_VALUE_BYTES } from '../../src/limits.js'
 import { ADMIN_KEY, BASE_ENV, SERVICE_KEY, admin, createSession, service } from '../helpers/app.js'
 
 type Line = Record<string, unknown>
@@ -111,7 +112,8 @@ t.test('an index value revoked: key and value, the value cut to a bounded length
   t.same(await auditOf(t, app, { method: 'DELETE', url: '/v1/sessions?key=tenant&value=acme', headers: admin }, 200), [
     { actor: 'ops', action: 'index_revoke', target: { key: 'tenant', value: 'acme' }, ended: 2 }
   ])
-  const long = 'x'.repeat(5000)
+  // The longest value a session can be filed under (MAX_INDEX_VALUE_BYTES), far over what a line keeps.
+  const long = 'x'.repeat(MAX_INDEX_VALUE_BYTES)
   await session({ data: { tenant: long } })
   t.same(await auditOf(t, app, { method: 'DELETE', url: `/v1/sessions?key=tenant&value=${long}`, headers: admin }, 200), [
     { actor: 'ops', action: 'index_revoke', target: { key: 'tenant', value: `${'x'.repeat(TARGET_CHARS)}…` }, ended: 1 }

@@ -3,8 +3,8 @@
  * kept), and no secret in them. The whole log stream of a real flow on the
  * Redis backend is captured at debug level: API keys, session creation,
  * signed cookies (current and older secret), X-Session-Token, rotation,
- * forward-auth, metrics with METRICS_TOKEN, client errors and a Redis outage.
- * No token, cookie value, API key, cookie secret or metrics token may appear
+ * forward-auth, metrics with METRICS_TOKEN, client errors (a token in a query
+ * string among them) and a Redis outage. No token, cookie value, API key, cookie secret or metrics token may appear
  * anywhere in it.
  */
 import { Writable } from 'node:stream'
@@ -81,6 +81,7 @@ t.test('a full flow leaves no secret in the logs, and a request id on every requ
   step('forward-auth', 204, { method: 'GET', url: '/v1/auth', headers: { cookie: `sid=${cookie}` } })
   step('write a private key', 204, { method: 'PUT', url: '/v1/session/data/role', headers: { cookie: `sid=${cookie}`, ...service }, payload: { value: 'user' } })
   step('a private key without an API key', 403, { method: 'GET', url: '/v1/session/data/role', headers: { cookie: `sid=${cookie}` } })
+  step('a token in the query string', 401, { method: 'GET', url: `/v1/session?token=${token}&x=1`, headers: { 'x-request-id': 'trace-token-in-query' } })
   step('a forged cookie', 401, { method: 'GET', url: '/v1/session', headers: { cookie: `sid=${token}.forged-signature` } })
   step('an unknown API key', 401, { method: 'GET', url: '/v1/users/alice/sessions', headers: { authorization: `Bearer ${UNKNOWN_KEY}` } })
   step('a bad body', 400, { method: 'POST', url: '/v1/sessions', headers: service, payload: { userId: 'has a space' } })
@@ -104,7 +105,7 @@ t.test('a full flow leaves no secret in the logs, and a request id on every requ
   t.equal((await app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: `sid=${cookie}` } })).statusCode, 401, 'the rotated-away cookie')
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/session', headers: { cookie: `sid=${nextCookie}` } })).statusCode, 204, 'logout')
 
-  // An outage: 503s are logged as errors, with their cause, and still no secret.
+  // An outage: logged once as an error, with its cause, and still no secret.
   await server.kill()
   const down = await app.inject({ method: 'GET', url: '/v1/session', headers: { 'x-session-token': next, 'x-request-id': 'trace-during-outage' } })
   t.equal(down.statusCode, 503)
@@ -130,8 +131,12 @@ t.test('a full flow leaves no secret in the logs, and a request id on every requ
   t.ok(requestLines.every((l) => typeof l.reqId === 'string' && l.reqId !== ''), 'every request line has a request id')
   const traced = parsed.filter((l) => l.reqId === REQUEST_ID).map((l) => l.msg)
   t.same(traced, ['incoming request', 'request completed'], 'the incoming x-request-id is the request id of its lines')
+  const urlOf = (l: Record<string, unknown>): unknown => (l.req as Record<string, unknown> | undefined)?.url
+  t.same(parsed.filter((l) => l.reqId === 'trace-token-in-query').map(urlOf), ['/v1/session', '/v1/session'], 'a logged URL is its path: the query string is left out')
+  t.notOk(parsed.some((l) => typeof urlOf(l) === 'string' && (urlOf(l) as string).includes('?')), 'no logged URL has a query string')
   const outage = parsed.filter((l) => l.reqId === 'trace-during-outage')
-  t.ok(outage.some((l) => l.level === 50 && /redis/i.test(String(l.msg))), 'the 503 is logged as an error, with its cause, under its request id')
+  t.ok(outage.some((l) => l.level === 50 && l.msg === 'store unreachable' && /redis/i.test(JSON.stringify(l.err))), 'the outage is logged as an error, with its cause, under the id of the request that found it')
+  t.equal(parsed.filter((l) => l.msg === 'store unreachable').length, 1, 'once: the next 503 of the same outage adds only its access line')
 
   const redacted = parsed.filter((l) => l.msg === 'request headers' || l.msg === 'response headers')
   t.equal(redacted.length, 2)

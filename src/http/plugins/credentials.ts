@@ -22,6 +22,12 @@ export interface Credential {
   readonly renewCookie: boolean
 }
 
+export interface SessionAuthentication {
+  readonly guardCrossSite: boolean
+  /** Off for forward-auth, whose Authorization header is the client's own, not an API key. */
+  readonly readApiKey: boolean
+}
+
 /** null when the request carries no credential; throws `unauthenticated` for a malformed or forged one. */
 export type CredentialReader = (request: FastifyRequest, options?: { headerAllowed: boolean }) => Credential | null
 
@@ -29,12 +35,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     readonly readCredential: CredentialReader
     /**
-     * The onRequest hook of credential-addressed routes: names the API key
-     * that came along (`request.caller`), reads `request.credential` (401
-     * without one) and, with `guardCrossSite`, refuses a cross-site write that
-     * only the cookie authenticates.
+     * The onRequest hook of credential-addressed routes: with `readApiKey`,
+     * names the API key that came along (`request.caller`); reads
+     * `request.credential` (401 without one) and, with `guardCrossSite`,
+     * refuses a cross-site write that only the cookie authenticates.
      */
-    readonly authenticateSession: (options: { guardCrossSite: boolean }) => onRequestHookHandler
+    readonly authenticateSession: (options: SessionAuthentication) => onRequestHookHandler
     /**
      * The onSend hook of credential-addressed routes: a cookie that verified
      * only against an older COOKIE_SECRET is re-issued, signed with the first,
@@ -97,9 +103,9 @@ export default fp(
 
     app.decorateRequest('credential', null)
     app.decorate('readCredential', readCredential)
-    app.decorate('authenticateSession', (options: { guardCrossSite: boolean }) =>
+    app.decorate('authenticateSession', (options: SessionAuthentication) =>
       syncHook((request) => {
-        request.caller = verifyApiKey(request)
+        if (options.readApiKey) request.caller = verifyApiKey(request)
         const credential = readCredential(request)
         if (credential === null) throw new AppError('unauthenticated', 'no session credential: send the session cookie or X-Session-Token')
         request.credential = credential

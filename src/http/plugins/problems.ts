@@ -1,19 +1,26 @@
 /**
  * Everything that fails leaves as problem+json (src/http/problem.ts): the
  * error handler, the not-found handler and, passed to Fastify() by buildApp,
- * the router's own errors. A route plugin declares how its routes address a
- * session with `app.addHook('onRoute', addressedBy(...))`, and the error
- * handler reads the store's session errors accordingly. Register it before
+ * the router's own errors and the requests Node's HTTP parser cannot read.
+ * A path that no route serves is 404; a path served for other methods is 405
+ * with `Allow`, from the methods the routes registered for it. A route
+ * plugin declares how its routes address a session with
+ * `app.addHook('onRoute', addressedBy(...))`, and the error handler reads the
+ * store's session errors accordingly. Register it before
  * any route: a route keeps the error handler that was set when it was added.
  *
  * Every refused credential passes through the error handler, so it is where
  * they are counted: `sessiond_credentials_refused_total` by problem code.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { AppError } from '../../errors.js'
-import { addressedError, sendProblem, toAppError, type Addressing } from '../problem.js'
+import { pathOf } from '../../log/redaction.js'
+import { routeTable } from '../allowed-methods.js'
+import { syncHook } from '../hooks.js'
+import { PROBLEM_CONTENT_TYPE, addressedError, parserProblem, problemOf, sendProblem, toAppError, type Addressing } from '../problem.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,7 +28,7 @@ declare module 'fastify' {
     addressing?: Addressing
   }
   interface FastifyInstance {
-    /** Gives another instance (the metrics listener) this app's error and not-found handlers, refusals counted alike. */
+    /** Gives another instance (the metrics listener) this app's error handler, refusals counted alike, its Host check, and a not-found handler reading its own routes; call it before it registers any. */
     readonly shareErrorHandling: (other: FastifyInstance) => void
   }
 }
@@ -41,6 +48,35 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
   void sendProblem(reply, toAppError(error))
 }
 
+type ClientErrorHandler = NonNullable<FastifyServerOptions['clientErrorHandler']>
+
+/**
+ * A request the parser refused never reaches fastify, so its answer is
+ * written to the socket by hand, and the connection is closed once it is out:
+ * the parser cannot find where the next request would start.
+ */
+export function clientErrorHandler(log: FastifyBaseLogger): ClientErrorHandler {
+  return (error, socket) => {
+    // A reset connection has no one to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const problem = parserProblem(error)
+    // The code only: the error's rawPacket holds the request's bytes, cookies included.
+    log.debug({ code: error.code, status: problem.status }, 'unparsable request')
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    const body = JSON.stringify(problemOf(problem))
+    const head = [
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}`,
+      `content-type: ${PROBLEM_CONTENT_TYPE}`,
+      `content-length: ${Buffer.byteLength(body)}`,
+      'connection: close'
+    ]
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy())
+  }
+}
+
 export default fp(
   async (app) => {
     const cookies = app.sessionCookies
@@ -57,18 +93,40 @@ export default fp(
       if (addressed.clearCookie && request.credential?.source === 'cookie') cookies.clear(reply)
       const appError = toAppError(addressed.error)
       if (appError.status === 401 || appError.status === 403) refused.inc({ code: appError.code })
-      if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
+      if (appError.code === 'store_unavailable') app.storeOutages.failed(appError, request.log)
+      else if (appError.status >= 500) request.log.error({ err: appError.code === 'internal' ? error : appError }, appError.message)
       return sendProblem(reply, appError)
     }
-    const handleNotFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
-      sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`))
 
+    // Node's own answer to an HTTP/1.1 request without Host (RFC 9112 §3.2) is a bare 400; serverOptions turns it off for this one.
+    const requireHost = syncHook((request) => {
+      if (request.headers.host === undefined && request.raw.httpVersion === '1.1') throw new AppError('validation_failed', 'an HTTP/1.1 request needs a Host header')
+    })
+
+    /** A not-found handler for `instance`, answering from a table of the routes it registers from now on. */
+    const notFoundHandler = (instance: FastifyInstance) => {
+      const routes = routeTable()
+      // Added before any route of the instance, so it sees each one, fastify's own HEAD routes included.
+      instance.addHook('onRoute', (route) => {
+        routes.add(route.url, [route.method].flat())
+      })
+      return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+        const path = pathOf(request.url)
+        const allowed = routes.allowedAt(path)
+        if (allowed.length === 0) return sendProblem(reply, new AppError('not_found', `no route for ${request.method} ${path}`))
+        const methods = allowed.join(', ')
+        return sendProblem(reply.header('allow', methods), new AppError('method_not_allowed', `${request.method} is not served at ${path}; it serves ${methods}`))
+      }
+    }
+
+    app.addHook('onRequest', requireHost)
     app.setErrorHandler(handleError)
-    app.setNotFoundHandler(handleNotFound)
+    app.setNotFoundHandler(notFoundHandler(app))
     app.decorate('shareErrorHandling', (other: FastifyInstance) => {
+      other.addHook('onRequest', requireHost)
       other.setErrorHandler(handleError)
-      other.setNotFoundHandler(handleNotFound)
+      other.setNotFoundHandler(notFoundHandler(other))
     })
   },
-  { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-metrics', 'sessiond-cookies', 'sessiond-credentials'] }
+  { name: 'sessiond-problems', fastify: '5.x', dependencies: ['sessiond-metrics', 'sessiond-store', 'sessiond-cookies', 'sessiond-credentials'] }
 )

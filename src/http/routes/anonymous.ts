@@ -13,8 +13,6 @@ import { changeBy } from '../audit.js'
 import type { Credential } from '../plugins/credentials.js'
 import { publicData, sessionJson, setEtag } from '../session-json.js'
 
-const USER_AGENT_MAX = 256
-
 export default async function anonymousRoutes(app: FastifyInstance): Promise<void> {
   const { store, config, sessionCookies: cookies, clock, isPublicKey } = app
 
@@ -65,7 +63,7 @@ export default async function anonymousRoutes(app: FastifyInstance): Promise<voi
         data: Object.create(null) as SessionData,
         idleTtlMs: config.session.idleTtlSec * 1000,
         absoluteTtlMs: config.session.absoluteTtlSec * 1000,
-        userAgent: request.headers['user-agent']?.slice(0, USER_AGENT_MAX) ?? null,
+        userAgent: request.headers['user-agent'] ?? null,
         ip: request.ip
       }, changeBy(request))
       cookies.issue(reply, token, session.absoluteExpiresAt, clock())

@@ -33,7 +33,7 @@ async function assertOtherDevice(store: Store, current: SessionRecord, other: st
 export default async function sessionRoutes(app: FastifyInstance): Promise<void> {
   const { store, sessionCookies: cookies, clock, isPublicKey } = app
   app.addHook('onRoute', addressedBy('credential'))
-  app.addHook('onRequest', app.authenticateSession({ guardCrossSite: true }))
+  app.addHook('onRequest', app.authenticateSession({ guardCrossSite: true, readApiKey: true }))
   app.addHook('onSend', app.renewSessionCookie)
 
   const visibleData = (request: FastifyRequest, session: SessionRecord): SessionData =>

@@ -109,7 +109,8 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
 
   /**
    * Applies changes to distinct keys after the limits accept the result; the
-   * version grows once when any data changed.
+   * version grows once when any data changed (storing the text a key already
+   * holds, or deleting a missing key, changes nothing).
    */
   function commit(entry: Entry, changes: readonly DataChange[], write: WriteOptions, now: number): void {
     let keys = entry.data.size
@@ -117,6 +118,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
     let changed = false
     for (const [key, change] of changes) {
       const old = entry.data.get(key)
+      if (old !== undefined && old === change?.text) continue
       if (old !== undefined) {
         keys -= 1
         bytes -= entryBytes(key, old)

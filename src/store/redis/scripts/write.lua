@@ -35,8 +35,10 @@ local reindex = false
 -- Every field set and deleted, metadata included: one HSET and one HDEL.
 local writes, deletes = {}, {}
 
+-- Storing the text a key already holds changes nothing (no version step).
 local function put(k, text, filing)
   local old = current[k]
+  if old == text then return end
   if old then bytes = bytes - #k - #old else keys = keys + 1 end
   bytes = bytes + #k + #text
   writes[#writes + 1] = k

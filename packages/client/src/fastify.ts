@@ -1,18 +1,20 @@
 /**
- * `sessiond/fastify`: sessions for a consumer fastify app, kept in sessiond.
+ * `@sessiond/client/fastify`: sessions for a consumer fastify app, kept in sessiond.
  *
  *   await app.register(sessiond, { baseUrl: 'http://sessiond:3000', apiKey })
- *   app.post('/cart', async (request) => request.session.set('cart', [...(await request.session.get<string[]>('cart')) ?? [], 'book']))
+ *   app.post('/cart', async (request) => request.session.update<string[]>('cart', (cart) => [...(cart ?? []), 'book']))
  *   app.post('/login', async (request) => request.session.rotate(userId))
  *
  * The incoming request's session cookie (or `X-Session-Token`) is forwarded to
  * sessiond; nothing is asked of sessiond until the handler uses
  * `request.session`. A request without a session reads as empty, and its first
- * write creates one. Every `Set-Cookie` sessiond answers with (a new session,
+ * write creates one (`ensure()` makes sure of one before a write, `update()`
+ * is a read-modify-write that loses no concurrent change). Every `Set-Cookie` sessiond answers with (a new session,
  * a rotation, a logout, a cookie naming an ended session) is relayed to the
  * reply. This module uses only the client: none of the service's internals.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { createSessionClient, isSessiondError, SessiondError, type SessionClient, type SessionClientOptions } from './index.js'
 import type { CreateSessionInput, Credential, JsonValue, Relay, Session, SessionData } from './types.js'
 
@@ -27,6 +29,26 @@ export type SessiondPluginOptions = (SessionClientOptions | { readonly client: S
 export interface RequestSession {
   /** The credential forwarded to sessiond (after a create or rotate, the new token); null when the request has no live session known. */
   readonly credential: Credential | null
+  /**
+   * True once sessiond said that the session the request came with has ended (logged out
+   * elsewhere, expired): its cookie is being cleared, and the app can tell the visitor.
+   */
+  readonly ended: boolean
+  /**
+   * The request's live session, for a handler about to write: a request that came without one
+   * gets a new anonymous session (created at most once per request, however many calls
+   * wait for it, its cookie set on the reply). A request whose session has ended fails with
+   * SessiondError `session_not_found` rather than silently starting over; its next request,
+   * without the cleared cookie, may create one.
+   */
+  readonly ensure: <D extends object = SessionData>() => Promise<Session<D>>
+  /**
+   * Read-modify-write of one key that loses no concurrent change: reads the session (through
+   * `ensure()`), writes `change(current)` with `If-Match` on the version read, and on `412`
+   * reads again and reapplies, up to `attempts` times (default 10; then the last
+   * `precondition_failed` is thrown). `change` may run more than once: keep it pure.
+   */
+  readonly update: <T = JsonValue>(key: string, change: (current: T | undefined) => unknown, options?: { readonly attempts?: number }) => Promise<UpdateResult>
   /** The whole session, private keys included; null when there is none. */
   readonly load: <D extends object = SessionData>() => Promise<Session<D> | null>
   /** One data key; undefined when there is no session or no such key. */
@@ -45,6 +67,17 @@ export interface RequestSession {
    */
   readonly call: <R extends Relay>(operation: (client: SessionClient, credential: Credential) => Promise<R>) => Promise<R | null>
 }
+
+export interface UpdateResult {
+  /** What was written. */
+  readonly value: unknown
+  /** The session's version after the write. */
+  readonly version: number
+  /** How many writes it took (1 without contention). */
+  readonly attempts: number
+}
+
+export const DEFAULT_UPDATE_ATTEMPTS = 10
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -96,6 +129,8 @@ function requestSession(
   sessionInfo: NonNullable<SessiondPluginOptions['sessionInfo']>
 ): RequestSession {
   let credential = incomingCredential(request, cookieName)
+  let ended = false
+  let creating: Promise<Session> | null = null
 
   /** Runs an operation on the current session; null (and the credential forgotten) when it has none. */
   async function withSession<R extends Relay>(operation: (credential: Credential) => Promise<R>): Promise<R | null> {
@@ -111,6 +146,7 @@ function requestSession(
         // Ended, unknown or forged: the request has no session. (`unauthenticated` is also
         // what a wrong API key gets; the first write's create then fails loudly.)
         if (err.code === 'unauthenticated') request.log.warn({ detail: err.detail }, 'sessiond rejected the session credential')
+        else ended = true
         credential = null
         return null
       }
@@ -125,9 +161,39 @@ function requestSession(
     return created.session
   }
 
+  const endedError = (): SessiondError =>
+    new SessiondError({ status: 404, code: 'session_not_found', detail: 'the session this request came with has ended (logged out or expired)' })
+
+  async function ensure<D extends object = SessionData>(): Promise<Session<D>> {
+    if (credential === null) {
+      if (ended) throw endedError()
+      creating ??= create({})
+      return (await creating) as Session<D>
+    }
+    const loaded = await withSession((c) => client.session<D>(c))
+    if (loaded === null) throw endedError()
+    return loaded.session
+  }
+
   const session: RequestSession = {
     get credential() {
       return credential
+    },
+    get ended() {
+      return ended
+    },
+    ensure,
+    async update<T = JsonValue>(key: string, change: (current: T | undefined) => unknown, options: { readonly attempts?: number } = {}) {
+      const attempts = options.attempts ?? DEFAULT_UPDATE_ATTEMPTS
+      for (let attempt = 1; ; attempt++) {
+        const current = await ensure()
+        const value = change(current.data[key] as T | undefined)
+        try {
+          return { value, version: await session.set(key, value, { ifMatch: current.version }), attempts: attempt }
+        } catch (err) {
+          if (!isSessiondError(err, 'precondition_failed') || attempt >= attempts) throw err
+        }
+      }
     },
     async load<D extends object = SessionData>() {
       return (await withSession((c) => client.session<D>(c)))?.session ?? null
@@ -165,8 +231,8 @@ function requestSession(
   return session
 }
 
-/** The plugin. Register it once at the root: `request.session` and `app.sessiond` are visible app-wide. */
-async function sessiondPlugin(app: FastifyInstance, options: SessiondPluginOptions): Promise<void> {
+/** Decorates the app and, per request, `request.session`. */
+async function sessiond(app: FastifyInstance, options: SessiondPluginOptions): Promise<void> {
   const client = 'client' in options ? options.client : createSessionClient(options)
   const cookieName = options.cookieName ?? 'sid'
   const sessionInfo = options.sessionInfo ?? ((request: FastifyRequest) => ({ ip: request.ip, ...(request.headers['user-agent'] === undefined ? {} : { userAgent: request.headers['user-agent'] }) }))
@@ -184,14 +250,11 @@ async function sessiondPlugin(app: FastifyInstance, options: SessiondPluginOptio
   })
 }
 
-// fastify-plugin's marks, written out: no encapsulation, so the decorations reach the app that
-// registers it. Not fastify-plugin itself, because the published client loads with nothing but Node.
-Object.assign(sessiondPlugin, {
-  [Symbol.for('skip-override')]: true,
-  [Symbol.for('fastify.display-name')]: 'sessiond',
-  [Symbol.for('plugin-meta')]: { name: 'sessiond', fastify: '5.x' }
-})
+/**
+ * The plugin, not encapsulated (fastify-plugin), so that `request.session` and
+ * `app.sessiond` reach the app that registers it. Register it once, at the root.
+ */
+export const sessiondPlugin = fp(sessiond, { name: '@sessiond/client', fastify: '5.x' })
 
 export default sessiondPlugin
-export { sessiondPlugin }
 export type { SessionClient, SessionClientOptions } from './index.js'

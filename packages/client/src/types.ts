@@ -132,6 +132,8 @@ export interface RevokedResult extends Relay {
 export interface StatsResult extends Relay {
   readonly total: number
   readonly by: Readonly<Record<string, number>>
+  /** With `by` only: live sessions filed under no value of that entry. */
+  readonly without: number | undefined
 }
 
 /** A lifecycle event (`GET /v1/events`): never a token, never session data. */

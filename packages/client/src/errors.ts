@@ -8,6 +8,7 @@ export const PROBLEM_CODES = [
   'forbidden',
   'session_not_found',
   'not_found',
+  'method_not_allowed',
   'conflict',
   'events_expired',
   'precondition_failed',
