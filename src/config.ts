@@ -4,7 +4,8 @@ import { z } from 'zod'
 import { deepFreeze } from './freeze.js'
 import { compileGlobs } from './globs.js'
 import { INDEX_ENTRY_RULE, isPlainEntry, parseIndexEntry } from './store/index-entries.js'
-import type { BackendSettings, HostPort, RedisConnection } from './store/types.js'
+import { SYSTEM_ACTOR } from './store/events.js'
+import type { BackendSettings, EventSettings, HostPort, RedisConnection } from './store/types.js'
 
 export type ApiKeyScope = 'service' | 'admin'
 
@@ -58,6 +59,7 @@ export interface Config {
   readonly metricsPort: number | undefined
   readonly trustProxy: boolean | number | readonly string[]
   readonly allowedOrigins: readonly string[]
+  readonly events: EventSettings
 }
 
 export class ConfigError extends Error {
@@ -186,7 +188,10 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: port.optional(),
   TRUST_PROXY: trustProxy.default(false),
-  ALLOWED_ORIGINS: origins.default([])
+  ALLOWED_ORIGINS: origins.default([]),
+  EVENTS: z.stringbool().default(false),
+  EVENTS_RETENTION: seconds(86400),
+  EVENTS_EXPIRY_LAG: z.coerce.number().int().min(1).max(3600).default(5)
 })
 
 type Env = z.output<typeof envSchema>
@@ -212,6 +217,7 @@ function crossFieldProblems(e: Env): string[] {
   const dup = names.find((n, i) => names.indexOf(n) !== i)
   if (dup !== undefined) problems.push(`API_KEYS: the name "${dup}" is used twice`)
   if (names.includes(SELF_ACTOR)) problems.push(`API_KEYS: the name "${SELF_ACTOR}" is reserved: audit lines name a session's own changes so`)
+  if (names.includes(SYSTEM_ACTOR)) problems.push(`API_KEYS: the name "${SYSTEM_ACTOR}" is reserved: events name expiry and eviction so`)
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT')
   if (e.COOKIE_NAME.startsWith('__Host-')) {
     if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: a __Host- cookie must be Secure')
@@ -280,7 +286,8 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,
     trustProxy: e.TRUST_PROXY,
-    allowedOrigins: e.ALLOWED_ORIGINS
+    allowedOrigins: e.ALLOWED_ORIGINS,
+    events: { enabled: e.EVENTS, retentionSec: e.EVENTS_RETENTION, expiryLagSec: e.EVENTS_EXPIRY_LAG }
   })
 }
 

@@ -23,6 +23,9 @@ export function shardOf(handle: string): string {
   return handle.charAt(0)
 }
 
+/** The 64 shards in handle (byte) order, so that walking them in order walks handles in order. */
+export const SHARDS: readonly string[] = [...'-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz']
+
 /**
  * Draws tokens until the new handle lands in the given shard, so that a
  * rotation stays within one Cluster slot (about 64 draws on average).

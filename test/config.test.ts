@@ -76,11 +76,12 @@ t.test('ENV_NAMES lists every variable the schema reads', async (t) => {
     'STORE_TIMEOUT_MS', 'SESSION_IDLE_TTL', 'SESSION_ABSOLUTE_TTL', 'TOUCH_INTERVAL', 'COOKIE_NAME', 'COOKIE_SECRET',
     'COOKIE_DOMAIN', 'COOKIE_SAMESITE', 'COOKIE_SECURE', 'COOKIE_PERSISTENT', 'API_KEYS', 'PUBLIC_KEYS', 'INDEXED_KEYS',
     'ALLOW_ANONYMOUS', 'MAX_VALUE_BYTES', 'MAX_KEYS', 'MAX_SESSION_BYTES', 'MAX_SESSIONS_PER_USER', 'MAX_INDEX_VALUES',
-    'ANONYMOUS_RATE_LIMIT', 'METRICS_TOKEN', 'METRICS_PORT', 'TRUST_PROXY', 'ALLOWED_ORIGINS'
+    'ANONYMOUS_RATE_LIMIT', 'METRICS_TOKEN', 'METRICS_PORT', 'TRUST_PROXY', 'ALLOWED_ORIGINS',
+    'EVENTS', 'EVENTS_RETENTION', 'EVENTS_EXPIRY_LAG'
   ]) {
     t.ok(ENV_NAMES.includes(name), name)
   }
-  t.equal(ENV_NAMES.length, 38)
+  t.equal(ENV_NAMES.length, 41)
 })
 
 t.test('every variable parses into the config', async (t) => {
@@ -332,6 +333,19 @@ t.test('METRICS_PORT: its own port, or 0 (any free one) like PORT', async (t) =>
   refuses(t, { PORT: '8080', METRICS_PORT: '8080' }, 'METRICS_PORT', /differ from PORT/)
   t.equal(loadConfig({ PORT: '8080', METRICS_PORT: '9464' }).metricsPort, 9464)
   t.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metricsPort, 0, 'both on free ports (tests)')
+})
+
+t.test('events: off by default; EVENTS, EVENTS_RETENTION and EVENTS_EXPIRY_LAG parse, bad values stop the start', async (t) => {
+  t.same(loadConfig({}).events, { enabled: false, retentionSec: 86400, expiryLagSec: 5 })
+  t.same(loadConfig({ EVENTS: 'true', EVENTS_RETENTION: '3600', EVENTS_EXPIRY_LAG: '2' }).events, { enabled: true, retentionSec: 3600, expiryLagSec: 2 })
+  refuses(t, { EVENTS: 'maybe' }, 'EVENTS')
+  refuses(t, { EVENTS_RETENTION: '0' }, 'EVENTS_RETENTION')
+  refuses(t, { EVENTS_EXPIRY_LAG: '0' }, 'EVENTS_EXPIRY_LAG')
+  refuses(t, { EVENTS_EXPIRY_LAG: '3601' }, 'EVENTS_EXPIRY_LAG')
+})
+
+t.test('an API key may not be named "system": events name expiry and eviction so', async (t) => {
+  refuses(t, { API_KEYS: `system:admin:${'s'.repeat(16)}` }, 'API_KEYS', /"system" is reserved/)
 })
 
 t.test('an API key may not be named "self": audit lines name a session\'s own changes so', async (t) => {

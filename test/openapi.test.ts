@@ -210,7 +210,7 @@ async function exchange(t: Test, app: FastifyInstance, request: Request, status:
 
 // ------------------------------------------------------------ the app
 
-const ENV = { ...BASE_ENV, STORE: 'memory', PUBLIC_KEYS: 'cart,prefs.*', INDEXED_KEYS: 'tenant', ALLOW_ANONYMOUS: 'true', ANONYMOUS_RATE_LIMIT: '2', MAX_VALUE_BYTES: '1024' }
+const ENV = { ...BASE_ENV, STORE: 'memory', PUBLIC_KEYS: 'cart,prefs.*', INDEXED_KEYS: 'tenant', ALLOW_ANONYMOUS: 'true', ANONYMOUS_RATE_LIMIT: '2', MAX_VALUE_BYTES: '1024', EVENTS: 'true' }
 
 interface ServedRoute {
   readonly method: string
@@ -316,6 +316,21 @@ t.test('real responses match the documented ones', async (t) => {
     await exchange(t, apart, { method: 'GET', url: '/metrics' }, 404)
     if (apart.metricsListener === null) throw new Error('METRICS_PORT set, but no metrics listener')
     await exchange(t, apart.metricsListener, { method: 'GET', url: '/metrics' }, 200)
+  })
+
+  t.test('events', async (t) => {
+    const start = await exchange(t, app, { method: 'GET', url: '/v1/events?after=now', headers: admin }, 200)
+    const session = await create(t, app, { userId: 'eve', data: { tenant: 'acme' } })
+    await exchange(t, app, { method: 'DELETE', url: `/v1/sessions/${session.handle}`, headers: admin }, 204)
+    const cursor = start.json<{ nextCursor: string }>().nextCursor
+    const page = await exchange(t, app, { method: 'GET', url: `/v1/events?after=${cursor}&limit=10`, headers: admin }, 200)
+    t.equal(page.json<{ events: unknown[] }>().events.length, 2, 'created and ended')
+    await exchange(t, app, { method: 'GET', url: '/v1/events?limit=0', headers: admin }, 400)
+    await exchange(t, app, { method: 'GET', url: '/v1/events' }, 401)
+    await exchange(t, app, { method: 'GET', url: '/v1/events', headers: service }, 403)
+    const off = await buildApp(loadConfig({ ...ENV, EVENTS: 'false' }))
+    t.teardown(() => off.close())
+    await exchange(t, off, { method: 'GET', url: '/v1/events', headers: admin }, 404)
   })
 
   t.test('sessions by handle', async (t) => {

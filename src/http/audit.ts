@@ -18,7 +18,13 @@ export const TARGET_CHARS = 128
 
 const bounded = (text: string): string => (text.length <= TARGET_CHARS ? text : `${text.slice(0, TARGET_CHARS)}…`)
 
+/** Who makes the request's changes, for audit lines and the store's events: the API key's name, else `self`. */
+export const actorOf = (request: FastifyRequest): string => request.caller?.name ?? SELF_ACTOR
+
+/** The store's change options for this request's changes. */
+export const changeBy = (request: FastifyRequest): { actor: string } => ({ actor: actorOf(request) })
+
 export function audit(request: FastifyRequest, action: AuditAction, target: AuditTarget, ended: number): void {
   const fields = Object.fromEntries(Object.entries(target).map(([name, text]) => [name, bounded(text)]))
-  request.log.info({ actor: request.caller?.name ?? SELF_ACTOR, action, target: fields, ended }, 'audit')
+  request.log.info({ actor: actorOf(request), action, target: fields, ended }, 'audit')
 }

@@ -10,6 +10,7 @@
  * positive integer and its cursor null or a handle, a rotation's new handle
  * is in the old one's shard.
  */
+import type { EndCause, EventId, StoredEvent } from './events.js'
 import type { CreateSessionInput, SessionMeta, SessionRecord, Store, WriteOptions } from './types.js'
 
 /** An INDEXED_KEYS entry's name and a value a session is filed under for it (index-entries.ts). */
@@ -26,6 +27,8 @@ export interface EncodedEntry {
 export interface EncodedCreate extends Omit<CreateSessionInput, 'data'> {
   readonly entries: readonly EncodedEntry[]
   readonly bytes: number
+  /** Who created it, for its event. */
+  readonly actor: string
 }
 
 /** A batch with every key checked and named once, every value encoded. */
@@ -42,14 +45,32 @@ export interface BackendCounts {
   readonly filed: number
 }
 
-/** The Store's methods, but for those whose inputs checked.ts encodes, destroy, which takes many handles, and counts, whose `without` checked.ts derives. */
-export interface Backend extends Omit<Store, 'create' | 'setKey' | 'patch' | 'destroy' | 'listUserSessions' | 'countSessions'> {
+/**
+ * The Store's methods, but for those whose inputs checked.ts encodes or
+ * completes (the actor and reason of a change), destroy, which takes many
+ * handles, counts, whose `without` checked.ts derives, and events, which
+ * checked.ts merges from the shards' logs (events.ts). A backend records an
+ * event in the same atomic step as its change, and only with `events` on.
+ */
+export interface Backend extends Omit<
+  Store,
+  'create' | 'setKey' | 'patch' | 'destroy' | 'rotate' | 'listUserSessions' | 'revokeUserSessions' | 'revokeByIndex' | 'countSessions' | 'readEvents'
+> {
   create(input: EncodedCreate): Promise<SessionRecord>
   setKey(handle: string, entry: EncodedEntry, options: WriteOptions): Promise<number>
   patch(handle: string, batch: EncodedBatch, options: WriteOptions): Promise<SessionRecord>
-  /** Ends the given sessions (any shards); resolves to how many of them were live. */
-  destroy(handles: readonly string[]): Promise<number>
+  /** Ends the given sessions (any shards) for `cause`; resolves to how many of them were live (an expired one ends as `expired`). */
+  destroy(handles: readonly string[], cause: EndCause): Promise<number>
+  rotate(handle: string, newHandle: string, options: { userId?: string; actor: string }): Promise<SessionRecord>
   /** The user's live sessions, in any order (checked.ts sorts them). */
   listUserSessions(userId: string): Promise<SessionMeta[]>
+  revokeUserSessions(userId: string, options: { exceptHandle?: string; actor: string }): Promise<number>
+  revokeByIndex(key: string, value: string, actor: string): Promise<number>
   countSessions(byKey?: string): Promise<BackendCounts>
+  /** Per shard (SHARDS order), up to `limit` events after its position (null: from the oldest kept), in id order. */
+  readShardEvents(positions: readonly (EventId | null)[], limit: number): Promise<StoredEvent[][]>
+  /** Per shard, the id of its newest event (null: none). */
+  eventHeads(): Promise<(EventId | null)[]>
+  /** Ends every expired session, recording their events: what the sweep timer runs. */
+  sweepExpired(): Promise<void>
 }

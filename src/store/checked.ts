@@ -8,6 +8,7 @@
  */
 import { shardOf } from '../tokens.js'
 import type { Backend } from './backend.js'
+import { SYSTEM_ACTOR, assertEventLimit, assertFresh, decodeCursor, encodeCursor, firstShardCount, mergePage, startState } from './events.js'
 import { indexPlan } from './index-entries.js'
 import {
   assertDataKey,
@@ -33,28 +34,32 @@ function checkedCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+
 export function checkedStore(backend: Backend, options: StoreOptions): Store {
   const { limits } = options
   const plan = indexPlan(options.indexedKeys)
+  const clock = options.clock ?? Date.now
+  const retentionMs = options.events?.retentionMs ?? Infinity
 
   /** MAX_SESSIONS_PER_USER, after the record's session was bound to its user (see userLimitVictims). */
   async function enforceUserLimit(record: SessionRecord): Promise<SessionRecord> {
     if (limits.maxSessionsPerUser === null || record.userId === null) return record
     const victims = userLimitVictims(await backend.listUserSessions(record.userId), record.handle, limits.maxSessionsPerUser)
-    if (victims.length > 0) await backend.destroy(victims)
+    if (victims.length > 0) await backend.destroy(victims, { actor: SYSTEM_ACTOR, reason: 'evicted' })
     return record
   }
 
   return {
     kind: backend.kind,
 
-    async create(input) {
+    async create(input, change) {
       const { handle, userId, idleTtlMs, absoluteTtlMs, ip } = input
       if (userId !== null) assertText('userId', userId)
       if (ip !== null) assertText('ip', ip)
       const userAgent = storedUserAgent(input.userAgent)
       const { entries, bytes } = encodeData(input.data, limits, plan)
-      return enforceUserLimit(await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes }))
+      const actor = change?.actor ?? SYSTEM_ACTOR
+      return enforceUserLimit(await backend.create({ handle, userId, idleTtlMs, absoluteTtlMs, userAgent, ip, entries, bytes, actor }))
     },
 
     get: (handle, access) => backend.get(handle, access),
@@ -76,7 +81,8 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
 
     patch: (handle, ops, write) => checkedCall(() => backend.patch(handle, encodeBatch(ops, limits, plan), write)),
 
-    destroy: async (handle) => (await backend.destroy([handle])) > 0,
+    destroy: async (handle, change) =>
+      (await backend.destroy([handle], { actor: change?.actor ?? SYSTEM_ACTOR, reason: change?.reason ?? 'destroyed' })) > 0,
 
     async rotate(handle, newHandle, rotation) {
       if (rotation.userId !== undefined) assertText('userId', rotation.userId)
@@ -85,9 +91,10 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
         await backend.get(handle, { touch: false })
         throw new Error('a rotation must stay in its shard (tokens.newTokenInShard)')
       }
-      const record = await backend.rotate(handle, newHandle, rotation)
+      const { userId, actor = SYSTEM_ACTOR } = rotation
+      const record = await backend.rotate(handle, newHandle, userId === undefined ? { actor } : { userId, actor })
       // Only a rotation that binds a user adds a session to that user.
-      return rotation.userId === undefined ? record : enforceUserLimit(record)
+      return userId === undefined ? record : enforceUserLimit(record)
     },
 
     async listUserSessions(userId) {
@@ -95,9 +102,9 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       return (await backend.listUserSessions(userId)).sort(byMostRecentUse)
     },
 
-    revokeUserSessions: (userId, revocation) => checkedCall(() => {
+    revokeUserSessions: (userId, { exceptHandle, actor = SYSTEM_ACTOR }) => checkedCall(() => {
       assertText('userId', userId)
-      return backend.revokeUserSessions(userId, revocation)
+      return backend.revokeUserSessions(userId, exceptHandle === undefined ? { actor } : { exceptHandle, actor })
     }),
 
     listByIndex: (key, value, page) => checkedCall(() => {
@@ -107,16 +114,32 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
       return backend.listByIndex(key, value, page)
     }),
 
-    revokeByIndex: (key, value) => checkedCall(() => {
+    revokeByIndex: (key, value, change) => checkedCall(() => {
       assertIndexedKey(key, plan)
       assertIndexValue(value)
-      return backend.revokeByIndex(key, value)
+      return backend.revokeByIndex(key, value, change?.actor ?? SYSTEM_ACTOR)
     }),
 
     countSessions: (byKey) => checkedCall(async () => {
       if (byKey !== undefined) assertIndexedKey(byKey, plan)
       const { total, by, filed } = await backend.countSessions(byKey)
       return { total, by, without: byKey === undefined ? null : total - filed }
+    }),
+
+    readEvents: (after, limit) => checkedCall(async () => {
+      assertEventLimit(limit)
+      const now = clock()
+      if (after === 'now') {
+        const positions = await backend.eventHeads()
+        return { events: [], nextCursor: encodeCursor({ issuedAt: now, positions }), cursors: [] }
+      }
+      const state = after === null ? startState(now) : decodeCursor(after)
+      assertFresh(state, now, retentionMs)
+      // Few per shard first; more only when the events sit in few shards.
+      for (let count = firstShardCount(limit); ; count = Math.min(limit, count * 4)) {
+        const { short, ...page } = mergePage(state, await backend.readShardEvents(state.positions, count), count, limit, now)
+        if (!short) return page
+      }
     }),
 
     ping: () => backend.ping(),

@@ -6,7 +6,7 @@
 import { checkedStore } from './checked.js'
 import { createMemoryBackend, type MemoryStoreOptions } from './memory/index.js'
 import { createRedisBackend, type RedisStoreOptions } from './redis/index.js'
-import type { Store, StoreOptions, StoreSettings } from './types.js'
+import type { EventOptions, EventSettings, Store, StoreOptions, StoreSettings } from './types.js'
 
 export function createMemoryStore(options: MemoryStoreOptions): Store {
   return checkedStore(createMemoryBackend(options), options)
@@ -16,11 +16,17 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   return checkedStore(createRedisBackend(options), options)
 }
 
+/** The sweep runs twice per EVENTS_EXPIRY_LAG, so that an expiry is announced within it even when a sweep is slow. */
+export function eventOptions(events: EventSettings): EventOptions {
+  return { retentionMs: events.retentionSec * 1000, sweepIntervalMs: (events.expiryLagSec * 1000) / 2 }
+}
+
 function storeOptions(settings: StoreSettings, clock?: () => number): StoreOptions {
   return {
     limits: settings.limits,
     indexedKeys: settings.indexedKeys,
     touchIntervalMs: settings.session.touchIntervalSec * 1000,
+    ...(settings.events.enabled ? { events: eventOptions(settings.events) } : {}),
     ...(clock === undefined ? {} : { clock })
   }
 }

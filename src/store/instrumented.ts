@@ -23,7 +23,12 @@ function failureCode(err: unknown): string | null {
   return err.code === 'store_unavailable' || err.code === 'internal' ? err.code : null
 }
 
-export function instrumentStore(store: Store, registry: Registry): Store {
+export interface InstrumentOptions {
+  /** EVENTS=true: the events this instance's calls record are counted. */
+  readonly events: boolean
+}
+
+export function instrumentStore(store: Store, registry: Registry, instrument: InstrumentOptions = { events: false }): Store {
   const registers = [registry]
   const duration = new Histogram({
     name: 'sessiond_store_operation_duration_seconds',
@@ -46,6 +51,15 @@ export function instrumentStore(store: Store, registry: Registry): Store {
     registers
   })
   const rotated = new Counter({ name: 'sessiond_sessions_rotated_total', help: 'Sessions rotated to a new token.', registers })
+  const recorded = new Counter({
+    name: 'sessiond_events_recorded_total',
+    help: 'Lifecycle events recorded by this instance\'s requests, by type and reason (an expiry announced by a sweep or in passing is not counted).',
+    labelNames: ['type', 'reason'] as const,
+    registers
+  })
+  const record = (type: 'created' | 'rotated' | 'ended', reason: string, n = 1): void => {
+    if (instrument.events && n > 0) recorded.inc({ type: `session.${type}`, reason }, n)
+  }
   const logoutAll = new Counter({ name: 'sessiond_logout_all_total', help: 'Log-out-everywhere calls (admin or a user\'s own devices).', registers })
   new Gauge({
     name: 'sessiond_sessions_live',
@@ -79,40 +93,48 @@ export function instrumentStore(store: Store, registry: Registry): Store {
 
   return {
     kind: store.kind,
-    async create(input) {
-      const record = await timed('create', () => store.create(input))
+    async create(input, change) {
+      const session = await timed('create', () => store.create(input, change))
       created.inc()
-      return record
+      record('created', '')
+      return session
     },
     get: (handle, options) => timed('get', () => store.get(handle, options)),
     getKey: (handle, key, options) => timed('getKey', () => store.getKey(handle, key, options)),
     setKey: (handle, key, value, options) => timed('setKey', () => store.setKey(handle, key, value, options)),
     deleteKey: (handle, key, options) => timed('deleteKey', () => store.deleteKey(handle, key, options)),
     patch: (handle, ops, options) => timed('patch', () => store.patch(handle, ops, options)),
-    async destroy(handle) {
-      const ended = await timed('destroy', () => store.destroy(handle))
-      if (ended) destroyed.inc({ reason: 'destroy' })
+    async destroy(handle, change) {
+      const ended = await timed('destroy', () => store.destroy(handle, change))
+      if (ended) {
+        destroyed.inc({ reason: 'destroy' })
+        record('ended', change?.reason ?? 'destroyed')
+      }
       return ended
     },
     async rotate(handle, newHandle, options) {
-      const record = await timed('rotate', () => store.rotate(handle, newHandle, options))
+      const session = await timed('rotate', () => store.rotate(handle, newHandle, options))
       rotated.inc()
-      return record
+      record('rotated', '')
+      return session
     },
     listUserSessions: (userId) => timed('listUserSessions', () => store.listUserSessions(userId)),
     async revokeUserSessions(userId, options) {
       const ended = await timed('revokeUserSessions', () => store.revokeUserSessions(userId, options))
       logoutAll.inc()
       destroyed.inc({ reason: 'logout_all' }, ended)
+      record('ended', 'revoked', ended)
       return ended
     },
     listByIndex: (key, value, options) => timed('listByIndex', () => store.listByIndex(key, value, options)),
-    async revokeByIndex(key, value) {
-      const ended = await timed('revokeByIndex', () => store.revokeByIndex(key, value))
+    async revokeByIndex(key, value, change) {
+      const ended = await timed('revokeByIndex', () => store.revokeByIndex(key, value, change))
       destroyed.inc({ reason: 'index' }, ended)
+      record('ended', 'revoked', ended)
       return ended
     },
     countSessions: (byKey) => timed('countSessions', () => store.countSessions(byKey)),
+    readEvents: (after, limit) => timed('readEvents', () => store.readEvents(after, limit)),
     ping: () => timed('ping', () => store.ping()),
     close: () => store.close()
   }

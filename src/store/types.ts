@@ -26,6 +26,8 @@
  *   `precondition_failed` and write nothing when the session has moved on.
  */
 
+import type { EventPage } from './events.js'
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
 
 /** A null-prototype map of data key to value: `__proto__` is an ordinary key. */
@@ -71,6 +73,25 @@ export interface StoreOptions {
   readonly touchIntervalMs: number
   /** Injected for tests; defaults to Date.now. */
   readonly clock?: () => number
+  /** EVENTS=true: lifecycle events are recorded (events.ts); absent: nothing is. */
+  readonly events?: EventOptions
+}
+
+export interface EventOptions {
+  /** EVENTS_RETENTION: events are kept at least this long. */
+  readonly retentionMs: number
+  /** How often the backend ends expired sessions while nothing touches it, so that each expiry is announced within EVENTS_EXPIRY_LAG. */
+  readonly sweepIntervalMs: number
+}
+
+/** Who made a change, for its events: an API key's name, `self` (a session's own credential) or `system` (the default). */
+export interface ChangeOptions {
+  readonly actor?: string
+}
+
+/** Why a destroy ends a session: `destroyed` (by handle, the default), `logout` (its own credential), `revoked` (as a device). */
+export interface DestroyOptions extends ChangeOptions {
+  readonly reason?: 'destroyed' | 'logout' | 'revoked'
 }
 
 export interface CreateSessionInput {
@@ -131,7 +152,7 @@ export interface Store {
   readonly kind: 'memory' | 'redis'
 
   /** Creates a session (version 1). A handle that already exists is `conflict`. */
-  create(input: CreateSessionInput): Promise<SessionRecord>
+  create(input: CreateSessionInput, change?: ChangeOptions): Promise<SessionRecord>
 
   /** Reads metadata and all data. */
   get(handle: string, options: AccessOptions): Promise<SessionRecord>
@@ -149,7 +170,7 @@ export interface Store {
   patch(handle: string, ops: BatchOps, options: WriteOptions): Promise<SessionRecord>
 
   /** Ends a session. Resolves to false when it was already gone (no error). */
-  destroy(handle: string): Promise<boolean>
+  destroy(handle: string, change?: DestroyOptions): Promise<boolean>
 
   /**
    * Moves a live session to `newHandle` (same shard, see tokens.ts): data,
@@ -158,7 +179,7 @@ export interface Store {
    * handle stops working at once and answers `session_rotated` for
    * ROTATION_GRACE_MS. Of two rotations of one handle exactly one succeeds.
    */
-  rotate(handle: string, newHandle: string, options: { userId?: string }): Promise<SessionRecord>
+  rotate(handle: string, newHandle: string, options: { userId?: string } & ChangeOptions): Promise<SessionRecord>
 
   /** The user's live sessions, most recently seen first (data left out). */
   listUserSessions(userId: string): Promise<SessionMeta[]>
@@ -168,7 +189,7 @@ export interface Store {
    * many were ended. Every session that existed when the call started, and
    * any rotation of it, is ended; none created after it resolved is touched.
    */
-  revokeUserSessions(userId: string, options: { exceptHandle?: string }): Promise<number>
+  revokeUserSessions(userId: string, options: { exceptHandle?: string } & ChangeOptions): Promise<number>
 
   /**
    * Live sessions whose indexed `key` has the value `value` (strings match
@@ -179,10 +200,19 @@ export interface Store {
   listByIndex(key: string, value: string, options: { limit: number; cursor: string | null }): Promise<Page>
 
   /** Ends every live session whose indexed `key` has `value`; resolves to how many. */
-  revokeByIndex(key: string, value: string): Promise<number>
+  revokeByIndex(key: string, value: string, change?: ChangeOptions): Promise<number>
 
   /** Counts live sessions, in total and (with `byKey`, an INDEXED_KEYS entry) per value and without one. */
   countSessions(byKey?: string): Promise<SessionCounts>
+
+  /**
+   * Lifecycle events after a cursor, oldest first, at most `limit`: `after`
+   * null reads from the oldest kept, 'now' from the newest (none yet), a
+   * nextCursor of an earlier page from there. A malformed cursor is
+   * `validation_failed`, one older than the retention `events_expired`.
+   * Without events every log is empty.
+   */
+  readEvents(after: string | null, limit: number): Promise<EventPage>
 
   /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */
   ping(): Promise<void>
@@ -232,4 +262,12 @@ export interface StoreSettings {
   readonly limits: StoreLimits
   readonly indexedKeys: readonly string[]
   readonly session: { readonly touchIntervalSec: number }
+  readonly events: EventSettings
+}
+
+/** EVENTS, EVENTS_RETENTION, EVENTS_EXPIRY_LAG. */
+export interface EventSettings {
+  readonly enabled: boolean
+  readonly retentionSec: number
+  readonly expiryLagSec: number
 }

@@ -267,3 +267,25 @@ forEachBackend(t, async (t, h) => {
     t.notMatch(err.message, /not-a-key/, 'the key never appears in errors')
   })
 })
+
+forEachBackend(t, async (t, h) => {
+  t.test('admin events: eventPage pages with a cursor; events() long-polls page after page; 404 with events off', async (t) => {
+    const { client, admin } = await startService(t, h, { EVENTS: 'true' })
+    const start = await admin.eventPage({ after: 'now' })
+    t.strictSame(start.events, [])
+    const one = await client.create({ userId: 'ev' })
+    const page = await admin.eventPage({ after: start.nextCursor, limit: 10 })
+    t.strictSame(page.events.map((e) => [e.type, e.handle, e.actor]), [['session.created', one.session.handle, 'backend']])
+    const pages = admin.events({ after: page.nextCursor, wait: 5 })
+    const next = pages.next()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await admin.logoutUser('ev')
+    const woken = await next
+    t.strictSame(woken.value?.events.map((e) => [e.type, e.reason, e.actor]), [['session.ended', 'revoked', 'ops']], 'the next page as it happens')
+    await pages.return(undefined as never)
+    t.match(await failure(t, client.eventPage()), { status: 403, code: 'forbidden' }, 'a service key is not enough')
+    t.match(await failure(t, admin.eventPage({ after: 'bad' })), { status: 400, code: 'validation_failed' })
+    const off = await startService(t, h)
+    t.match(await failure(t, off.admin.eventPage()), { status: 404, code: 'not_found' })
+  })
+})

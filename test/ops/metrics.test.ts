@@ -270,3 +270,20 @@ t.test('without METRICS_PORT there is no metrics listener: /metrics is on the se
   t.equal(app.metricsListener, null)
   t.equal((await client(addresses.service)('/metrics')).status, 200)
 })
+
+forEachBackend(t, async (t, h) => {
+  t.test('events recorded are counted by type and reason, only with EVENTS=true', async (t) => {
+    const app = await h.build(t, { EVENTS: 'true' })
+    const a = await createSession(app, { userId: 'events-user' })
+    await createSession(app, { userId: 'events-user' })
+    t.equal((await app.inject({ method: 'DELETE', url: `/v1/sessions/${a.handle}`, headers: service })).statusCode, 204)
+    t.same((await app.inject({ method: 'DELETE', url: '/v1/users/events-user/sessions', headers: admin })).json(), { revoked: 1 })
+    const m = await scrape(app)
+    t.equal(valueOf(m, 'sessiond_events_recorded_total', { type: 'session.created' }), 2, 'created')
+    t.equal(valueOf(m, 'sessiond_events_recorded_total', { type: 'session.ended', reason: 'destroyed' }), 1, 'destroyed')
+    t.equal(valueOf(m, 'sessiond_events_recorded_total', { type: 'session.ended', reason: 'revoked' }), 1, 'revoked')
+    const off = await h.build(t)
+    await createSession(off)
+    t.equal(valueOf(await scrape(off), 'sessiond_events_recorded_total', { type: 'session.created' }), undefined, 'nothing without events')
+  })
+})

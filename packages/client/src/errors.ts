@@ -10,6 +10,7 @@ export const PROBLEM_CODES = [
   'not_found',
   'method_not_allowed',
   'conflict',
+  'events_expired',
   'precondition_failed',
   'payload_too_large',
   'unsupported_media_type',

@@ -20,6 +20,8 @@ import type {
   Credential,
   Device,
   DevicesResult,
+  EventPageResult,
+  EventsQuery,
   HasResult,
   IndexPageQuery,
   IndexQuery,
@@ -83,6 +85,15 @@ export interface SessionClient {
   readonly revokeByIndex: (query: IndexQuery, options?: CallOptions) => Promise<RevokedResult>
   /** Admin: live sessions in total and per value of an indexed key. */
   readonly stats: (input?: { readonly by?: string }, options?: CallOptions) => Promise<StatsResult>
+  /** Admin (EVENTS=true): one page of lifecycle events after a cursor; `wait` long-polls (the call's time limit grows by it). */
+  readonly eventPage: (query?: EventsQuery, options?: CallOptions) => Promise<EventPageResult>
+  /**
+   * Admin (EVENTS=true): every page of events after `after` (default `now`),
+   * long-polling (`wait` default 30 s), for as long as the loop runs. Each
+   * page comes with the cursor after it: store it once the page is handled
+   * to resume there.
+   */
+  readonly events: (query?: EventsQuery, options?: CallOptions) => AsyncGenerator<EventPageResult, never, undefined>
 }
 
 export function createSessionClient(options: SessionClientOptions): SessionClient {
@@ -231,6 +242,22 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
       const reply = await send({ method: 'GET', path: '/v1/stats/sessions', query: { by: input.by }, options })
       const counts = bodyOf<{ total: number; by: Record<string, number>; without?: number }>(reply)
       return { total: counts.total, by: counts.by, without: counts.without, setCookie: reply.setCookie }
+    },
+
+    async eventPage(query = {}, options) {
+      const timeoutMs = (options?.timeoutMs ?? defaultTimeoutMs) + (query.wait ?? 0) * 1000
+      const reply = await send({ method: 'GET', path: '/v1/events', query: { after: query.after, limit: query.limit, wait: query.wait }, options: { ...options, timeoutMs } })
+      const page = bodyOf<{ events: EventPageResult['events']; nextCursor: string }>(reply)
+      return { events: page.events, nextCursor: page.nextCursor, setCookie: reply.setCookie }
+    },
+
+    async *events(query = {}, options) {
+      let after = query.after ?? 'now'
+      for (;;) {
+        const page: EventPageResult = await client.eventPage({ after, wait: query.wait ?? 30, ...(query.limit === undefined ? {} : { limit: query.limit }) }, options)
+        if (page.events.length > 0) yield page
+        after = page.nextCursor
+      }
     }
   }
   return client

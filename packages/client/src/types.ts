@@ -136,6 +136,37 @@ export interface StatsResult extends Relay {
   readonly without: number | undefined
 }
 
+/** A lifecycle event (`GET /v1/events`): never a token, never session data. */
+export interface SessionEvent {
+  readonly id: string
+  readonly type: 'session.created' | 'session.rotated' | 'session.ended'
+  /** ISO-8601 UTC. */
+  readonly time: string
+  readonly handle: string
+  readonly userId: string | null
+  readonly reason?: 'logout' | 'destroyed' | 'revoked' | 'evicted' | 'expired'
+  readonly newHandle?: string
+  /** The session's plain INDEXED_KEYS values. */
+  readonly index: Readonly<Record<string, string>>
+  /** The API key's name, `self` or `system`. */
+  readonly actor: string
+}
+
+export interface EventPageResult extends Relay {
+  readonly events: readonly SessionEvent[]
+  /** Pass back as `after` for the events after these. */
+  readonly nextCursor: string
+}
+
+export interface EventsQuery {
+  /** `now`, or an earlier page's nextCursor; absent: the oldest event kept. */
+  readonly after?: string
+  /** Page size, 1-1000 (default 100). */
+  readonly limit?: number
+  /** Seconds (0-30) the service waits for an event while there is none. */
+  readonly wait?: number
+}
+
 // ---------------------------------------------------------------- options
 
 export interface CallOptions {

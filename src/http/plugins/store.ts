@@ -31,7 +31,7 @@ export interface StorePluginOptions {
 export default fp<StorePluginOptions>(
   async (app, options) => {
     const backend = options.store ?? createStore(app.config, options.clock)
-    const store = instrumentStore(backend, app.metrics)
+    const store = instrumentStore(backend, app.metrics, { events: app.config.events.enabled })
     // Probes ping the store unmeasured: they are not operations anyone asked for.
     const outages = storeOutages(() => backend.ping(), app.log)
     app.decorate('store', store)

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError, isAppError } from '../../errors.js'
 import type { SessionData, SessionRecord } from '../../store/types.js'
 import { handleOf, newToken } from '../../tokens.js'
+import { changeBy } from '../audit.js'
 import type { Credential } from '../plugins/credentials.js'
 import { publicData, sessionJson, setEtag } from '../session-json.js'
 
@@ -64,7 +65,7 @@ export default async function anonymousRoutes(app: FastifyInstance): Promise<voi
         absoluteTtlMs: config.session.absoluteTtlSec * 1000,
         userAgent: request.headers['user-agent'] ?? null,
         ip: request.ip
-      })
+      }, changeBy(request))
       cookies.issue(reply, token, session.absoluteExpiresAt, clock())
       return setEtag(reply, session.version).code(201).send(publicView(session))
     }

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { audit } from '../audit.js'
+import { audit, changeBy } from '../audit.js'
 import { handle, parse } from '../schemas.js'
 import { sessionMetaJson } from '../session-json.js'
 
@@ -36,7 +36,7 @@ export default async function queriesRoutes(app: FastifyInstance): Promise<void>
 
   app.delete('/v1/sessions', async (request) => {
     const query = parse(revokeQuery, request.query, 'query')
-    const revoked = await store.revokeByIndex(query.key, query.value)
+    const revoked = await store.revokeByIndex(query.key, query.value, changeBy(request))
     audit(request, 'index_revoke', { key: query.key, value: query.value }, revoked)
     return { revoked }
   })

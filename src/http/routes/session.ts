@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { AppError } from '../../errors.js'
 import type { SessionData, SessionRecord, Store } from '../../store/types.js'
 import { newTokenInShard, shardOf } from '../../tokens.js'
-import { audit, type AuditTarget } from '../audit.js'
+import { audit, changeBy, type AuditTarget } from '../audit.js'
 import { requireScope } from '../plugins/api-keys.js'
 import { credentialOf } from '../plugins/credentials.js'
 import { addressedBy } from '../plugins/problems.js'
@@ -49,7 +49,7 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
   app.delete('/v1/session', async (request, reply) => {
     const { handle } = credentialOf(request)
     // A failed destroy tells rotated-away from unknown through the read.
-    if (!(await store.destroy(handle))) await store.get(handle, { touch: false })
+    if (!(await store.destroy(handle, { ...changeBy(request), reason: 'logout' }))) await store.get(handle, { touch: false })
     cookies.clear(reply)
     return reply.code(204).send()
   })
@@ -59,7 +59,8 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
     const body = parse(rotateBody, request.body ?? {}, 'body')
     const { handle } = credentialOf(request)
     const next = newTokenInShard(shardOf(handle))
-    const session = await store.rotate(handle, next.handle, body.userId === undefined ? {} : { userId: body.userId })
+    const by = changeBy(request)
+    const session = await store.rotate(handle, next.handle, body.userId === undefined ? by : { ...by, userId: body.userId })
     // A rotation ends no session: the same one goes on under the new handle.
     audit(request, 'rotate', body.userId === undefined ? { handle, newHandle: next.handle } : { handle, newHandle: next.handle, userId: body.userId }, 0)
     cookies.issue(reply, next.token, session.absoluteExpiresAt, clock())
@@ -75,9 +76,10 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
   app.delete('/v1/session/devices', async (request, reply) => {
     const { all } = parse(devicesQuery, request.query, 'query')
     const current = await store.get(credentialOf(request).handle, USE)
+    const by = changeBy(request)
     let revoked: number
-    if (current.userId === null) revoked = all && (await store.destroy(current.handle)) ? 1 : 0
-    else revoked = await store.revokeUserSessions(current.userId, all ? {} : { exceptHandle: current.handle })
+    if (current.userId === null) revoked = all && (await store.destroy(current.handle, { ...by, reason: 'revoked' })) ? 1 : 0
+    else revoked = await store.revokeUserSessions(current.userId, all ? by : { ...by, exceptHandle: current.handle })
     const target: AuditTarget =
       current.userId === null ? { handle: current.handle } : all ? { userId: current.userId } : { userId: current.userId, except: current.handle }
     audit(request, 'logout_all', target, revoked)
@@ -90,7 +92,7 @@ export default async function sessionRoutes(app: FastifyInstance): Promise<void>
     const current = await store.get(credentialOf(request).handle, USE)
     // The other session is addressed as a device of this user, not by this request's credential.
     const userId = await assertOtherDevice(store, current, other).catch(rethrowAs('device'))
-    audit(request, 'device_revoke', { userId, handle: other }, (await store.destroy(other)) ? 1 : 0)
+    audit(request, 'device_revoke', { userId, handle: other }, (await store.destroy(other, { ...changeBy(request), reason: 'revoked' })) ? 1 : 0)
     return reply.code(204).send()
   })
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { SessionData } from '../../store/types.js'
 import { handleOf, newToken } from '../../tokens.js'
-import { audit } from '../audit.js'
+import { audit, changeBy } from '../audit.js'
 import { addressedBy } from '../plugins/problems.js'
 import { createSessionBody, handleParams, parse } from '../schemas.js'
 import { issuedSessionSchema, sessionJson, sessionSchema, setEtag } from '../session-json.js'
@@ -32,7 +32,7 @@ export default async function sessionsRoutes(app: FastifyInstance): Promise<void
       absoluteTtlMs: (body.absoluteTtl ?? config.session.absoluteTtlSec) * 1000,
       userAgent: body.userAgent ?? null,
       ip: body.ip ?? null
-    })
+    }, changeBy(request))
     sessionCookies.issue(reply, token, session.absoluteExpiresAt, clock())
     return setEtag(reply, session.version).code(201).send({ token, session: sessionJson(session) })
   })
@@ -45,7 +45,7 @@ export default async function sessionsRoutes(app: FastifyInstance): Promise<void
 
   app.delete('/v1/sessions/:handle', async (request, reply) => {
     const { handle } = parse(handleParams, request.params, 'path')
-    if (!(await store.destroy(handle))) throw new AppError('session_not_found', 'no such session')
+    if (!(await store.destroy(handle, { ...changeBy(request), reason: 'destroyed' }))) throw new AppError('session_not_found', 'no such session')
     audit(request, 'destroy', { handle }, 1)
     return reply.code(204).send()
   })

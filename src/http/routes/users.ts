@@ -1,7 +1,7 @@
 /** A user's sessions (admin key): list them, or log the user out everywhere. */
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { audit } from '../audit.js'
+import { audit, changeBy } from '../audit.js'
 import { handle, parse, userId } from '../schemas.js'
 import { sessionMetaJson } from '../session-json.js'
 
@@ -21,7 +21,8 @@ export default async function usersRoutes(app: FastifyInstance): Promise<void> {
   app.delete('/v1/users/:userId/sessions', async (request) => {
     const params = parse(userParams, request.params, 'path')
     const query = parse(exceptQuery, request.query, 'query')
-    const revoked = await store.revokeUserSessions(params.userId, query.except === undefined ? {} : { exceptHandle: query.except })
+    const by = changeBy(request)
+    const revoked = await store.revokeUserSessions(params.userId, query.except === undefined ? by : { ...by, exceptHandle: query.except })
     audit(request, 'logout_all', query.except === undefined ? { userId: params.userId } : { userId: params.userId, except: query.except }, revoked)
     return { revoked }
   })

@@ -3,13 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import { syncHook } from '../hooks.js'
 import anonymousRoutes from './anonymous.js'
 import authRoutes from './auth.js'
+import eventsRoutes from './events.js'
 import queriesRoutes from './queries.js'
 import sessionRoutes from './session.js'
 import sessionsRoutes from './sessions.js'
 import usersRoutes from './users.js'
 
 /** One plugin per resource, each encapsulated with its own hooks. */
-const RESOURCES = [sessionsRoutes, sessionRoutes, authRoutes, anonymousRoutes, usersRoutes, queriesRoutes]
+const RESOURCES = [sessionsRoutes, sessionRoutes, authRoutes, anonymousRoutes, usersRoutes, queriesRoutes, eventsRoutes]
 
 export default async function v1Routes(app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', syncHook((_request, reply) => {

@@ -9,13 +9,16 @@
  * their indexes (indexes.ts), and hands out snapshots of them.
  */
 import { AppError } from '../../errors.js'
+import { SHARDS } from '../../tokens.js'
 import { deepFreeze } from '../../freeze.js'
 import type { Backend, EncodedEntry } from '../backend.js'
+import { plainIndex, type EndCause } from '../events.js'
 import { refreshDue, slideExpiry } from '../expiry.js'
 import { indexPlan } from '../index-entries.js'
 import { assertPrecondition, assertSessionFits, entryBytes, incrementText, initialMeta, parseStoredValue, storedEntry } from '../rules.js'
 import { ROTATION_GRACE_MS, type AccessOptions, type SessionData, type SessionMeta, type SessionRecord, type StoreOptions, type WriteOptions } from '../types.js'
 import { newEntry, type Entry } from './entry.js'
+import { createEventLog, type NewEvent } from './event-log.js'
 import { createIndexes } from './indexes.js'
 import { createSessionTable } from './table.js'
 
@@ -47,10 +50,26 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
   const clock = options.clock ?? Date.now
   const plan = indexPlan(options.indexedKeys)
   const indexes = createIndexes(plan.names)
-  const table = createSessionTable(indexes)
+  const log = options.events === undefined ? null : createEventLog(options.events.retentionMs)
+  /** An event of the entry as it is now (and nothing without events). */
+  const record = (entry: Entry, now: number, event: Pick<NewEvent, 'type' | 'actor'> & Partial<NewEvent>): void => {
+    log?.record(now, {
+      handle: entry.handle,
+      userId: entry.userId,
+      reason: null,
+      newHandle: null,
+      index: plainIndex([...entry.filed.values()].flat()),
+      ...event
+    })
+  }
+  const table = createSessionTable(indexes, (entry, { actor, reason }, now) => {
+    record(entry, now, { type: 'session.ended', actor, reason })
+  })
   let closed = false
 
-  const sweep = setInterval(() => { table.settle(clock()) }, options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS)
+  // With events, often enough that an expiry is announced within the lag; without, only to free memory.
+  const sweepEvery = options.events?.sweepIntervalMs ?? options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
+  const sweep = setInterval(() => { table.settle(clock()) }, sweepEvery)
   sweep.unref()
 
   /** Runs one operation to completion: atomic, and a throw becomes a rejection. */
@@ -132,6 +151,7 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       if (table.findLive(input.handle, now) !== undefined) throw new AppError('conflict', 'a session with this handle exists')
       const entry = newEntry(initialMeta(input, now), input)
       table.link(entry)
+      record(entry, now, { type: 'session.created', actor: input.actor })
       return snapshotRecord(entry)
     }),
 
@@ -171,9 +191,9 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       return snapshotRecord(session)
     }),
 
-    destroy: (handles) => atomically((now) => table.endAll(handles, now)),
+    destroy: (handles, cause) => atomically((now) => table.endAll(handles, cause, now)),
 
-    rotate: (handle, newHandle, { userId }) => atomically((now) => {
+    rotate: (handle, newHandle, { userId, actor }) => atomically((now) => {
       const entry = requireLive(handle, now)
       if (table.findLive(newHandle, now) !== undefined) throw new AppError('conflict', 'a session with the new handle exists')
       table.unlink(entry)
@@ -184,14 +204,16 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       }
       table.link(entry)
       table.tombstone(handle, now + ROTATION_GRACE_MS)
+      record(entry, now, { type: 'session.rotated', actor, handle, newHandle })
       return snapshotRecord(entry)
     }),
 
     listUserSessions: (userId) => atomically((now) => table.liveAmong(indexes.ofUser(userId), now).map(snapshotMeta)),
 
-    revokeUserSessions: (userId, { exceptHandle }) => atomically((now) => {
+    revokeUserSessions: (userId, { exceptHandle, actor }) => atomically((now) => {
       const ended = table.liveAmong(indexes.ofUser(userId), now).filter((entry) => entry.handle !== exceptHandle)
-      for (const entry of ended) table.unlink(entry)
+      const cause: EndCause = { actor, reason: 'revoked' }
+      for (const entry of ended) table.end(entry, cause, now)
       return ended.length
     }),
 
@@ -206,12 +228,18 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       }
     }),
 
-    revokeByIndex: (key, value) => atomically((now) => table.endAll([...indexes.under(key, value, null)], now)),
+    revokeByIndex: (key, value, actor) => atomically((now) => table.endAll([...indexes.under(key, value, null)], { actor, reason: 'revoked' }, now)),
 
     countSessions: (byKey) => atomically((now) => {
       table.settle(now)
       return { total: table.size(), ...indexes.counts(byKey) }
     }),
+
+    readShardEvents: (positions, limit) => atomically(() => log?.after(positions, limit) ?? positions.map(() => [])),
+
+    eventHeads: () => atomically(() => log?.heads() ?? SHARDS.map(() => null)),
+
+    sweepExpired: () => atomically((now) => { table.settle(now) }),
 
     ping: () => atomically(() => undefined),
 

@@ -15,11 +15,12 @@ import { initialMeta, parseStoredValue } from '../rules.js'
 import { ROTATION_GRACE_MS, type RedisConnection, type SessionData, type StoreOptions, type WriteOptions } from '../types.js'
 import { closeClient, createRedisClient, readinessGate, storeError } from './client.js'
 import { SHARDS, sessionKey } from './keys.js'
-import { list, metaOfRow, nullableText, num, okReply, recordOf, text } from './replies.js'
+import { eventIdOf, list, metaOfRow, nullableText, num, okReply, recordOf, storedEventOf, text } from './replies.js'
 import { revocationRunner } from './revocations.js'
 import { defineScripts, opt, type Arg, type ScriptName } from './scripts.js'
 import { createShards } from './shards.js'
 import { writeDeadlines } from './deadlines.js'
+import { startSweeper } from '../sweeper.js'
 
 export interface RedisStoreOptions extends StoreOptions {
   readonly connection: RedisConnection
@@ -57,6 +58,12 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
   }
   const revoke = revocationRunner({ client, ready, run, deadlines, waitReplicas, commandTimeoutMs })
   const shards = createShards({ perShard: options.connection.mode === 'cluster', prefix, run, revoke })
+  /** Every script that may end a session gets it: '' without events, else the retention (lib.lua eventsOf). */
+  const events = options.events === undefined ? '' : opt(options.events.retentionMs)
+
+  /** sweep.lua over every shard, in chunks until no expired session is left. */
+  const sweepExpired = (): Promise<void> => shards.inChunks('sweep', () => [prefix, clock(), events, CHUNK], (reply) => num(list(reply)[1]) !== 0)
+  const sweeper = options.events === undefined ? null : startSweeper(sweepExpired, options.events.sweepIntervalMs)
 
   /** write.lua, for setKey, deleteKey and patch: the batch applied at once, replying with the new version or the whole session. */
   async function write(handle: string, batch: EncodedBatch, options: WriteOptions, reply: 'version' | 'record'): Promise<unknown[]> {
@@ -71,7 +78,8 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
       reply,
       batch.set.length,
       batch.del.length,
-      batch.incr.length
+      batch.incr.length,
+      events
     ]
     for (const { key, text, filed } of batch.set) args.push(key, text, filed.length === 0 ? '' : JSON.stringify(filed.flat()))
     args.push(...batch.del)
@@ -98,6 +106,8 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
         opt(input.ip),
         bytes,
         CREATE_PRUNE_BUDGET,
+        events,
+        input.actor,
         entries.length,
         ...entries.flatMap(({ key, text }) => [key, text]),
         ...pairs
@@ -110,14 +120,14 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
 
     /** read.lua: the whole session; a touching read slides its expiry when due. */
     async get(handle, options) {
-      const reply = await run('read', [sessionKey(prefix, handle)], [prefix, handle, clock(), options.touch ? '1' : '0', touchIntervalMs])
+      const reply = await run('read', [sessionKey(prefix, handle)], [prefix, handle, clock(), options.touch ? '1' : '0', touchIntervalMs, events])
       const [flat] = okReply(reply)
       return recordOf(handle, flat)
     },
 
     /** read-key.lua: one data key, with the same sliding as get. */
     async getKey(handle, key, options) {
-      const reply = await run('readKey', [sessionKey(prefix, handle)], [prefix, handle, clock(), options.touch ? '1' : '0', touchIntervalMs, key])
+      const reply = await run('readKey', [sessionKey(prefix, handle)], [prefix, handle, clock(), options.touch ? '1' : '0', touchIntervalMs, key, events])
       const [version, json] = okReply(reply)
       const stored = nullableText(json)
       return { value: stored === null ? undefined : parseStoredValue(stored), version: num(version) }
@@ -139,7 +149,7 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
     },
 
     /** destroy.lua over the handles, grouped by shard on Cluster. */
-    destroy: (handles) => shards.revokeHandles('destroy', handles, () => [prefix, clock()]),
+    destroy: (handles, { actor, reason }) => shards.revokeHandles('destroy', handles, () => [prefix, clock(), events, actor, reason]),
 
     /** rotate.lua: both handles share a shard, so one call moves the session. */
     async rotate(handle, newHandle, options) {
@@ -149,7 +159,9 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
         newHandle,
         clock(),
         opt(options.userId),
-        ROTATION_GRACE_MS
+        ROTATION_GRACE_MS,
+        events,
+        options.actor
       ])
       const [flat] = okReply(reply)
       return recordOf(newHandle, flat)
@@ -157,19 +169,19 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
 
     /** list-user.lua over every shard. */
     async listUserSessions(userId) {
-      const replies = await shards.overShards('listUser', SHARDS, () => [prefix, clock(), userId, CHUNK])
+      const replies = await shards.overShards('listUser', SHARDS, () => [prefix, clock(), userId, CHUNK, events])
       return replies.flatMap((reply) => list(reply).map(metaOfRow))
     },
 
     /** revoke-user.lua over every shard, in chunks until none of the user's sessions is left. */
     revokeUserSessions: (userId, options) =>
-      shards.revokeAcrossShards('revokeUser', () => [prefix, clock(), userId, opt(options.exceptHandle), CHUNK]),
+      shards.revokeAcrossShards('revokeUser', () => [prefix, clock(), userId, opt(options.exceptHandle), CHUNK, events, options.actor]),
 
     /** list-index.lua over the shards from the cursor's on, which hold the handles after it. */
     async listByIndex(key, value, options) {
       const { limit, cursor } = options
       const from = cursor === null ? SHARDS : SHARDS.slice(SHARDS.indexOf(shardOf(cursor)))
-      const replies = await shards.overShards('listIndex', from, () => [prefix, clock(), key, value, opt(cursor), limit + 1, CHUNK])
+      const replies = await shards.overShards('listIndex', from, () => [prefix, clock(), key, value, opt(cursor), limit + 1, CHUNK, events])
       const rows = replies.flatMap(list).slice(0, limit + 1)
       const sessions = rows.slice(0, limit).map(metaOfRow)
       const last = sessions[sessions.length - 1]
@@ -177,14 +189,14 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
     },
 
     /** revoke-index.lua over every shard, in chunks until none with the value is left. */
-    revokeByIndex: (key, value) => shards.revokeAcrossShards('revokeIndex', () => [prefix, clock(), key, value, CHUNK]),
+    revokeByIndex: (key, value, actor) => shards.revokeAcrossShards('revokeIndex', () => [prefix, clock(), key, value, CHUNK, events, actor]),
 
     /** count.lua over every shard: it prunes in chunks, then counts. */
     async countSessions(byKey) {
       let total = 0
       let filed = 0
       const by: Record<string, number> = Object.create(null) as Record<string, number>
-      await shards.inChunks('count', () => [prefix, clock(), opt(byKey), CHUNK], (reply) => {
+      await shards.inChunks('count', () => [prefix, clock(), opt(byKey), CHUNK, events], (reply) => {
         const [more, count, values, filedCount] = list(reply)
         if (num(more) !== 0) return true
         total += num(count)
@@ -199,6 +211,23 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
       return { total, by, filed }
     },
 
+    /** read-events.lua over every shard: each stream after its position. */
+    async readShardEvents(positions, limit) {
+      const after = new Map(SHARDS.map((shard, i) => [shard, positions[i] ?? null]))
+      const replies = await shards.overShards('readEvents', SHARDS, () => [prefix, limit], (shard) => {
+        const position = after.get(shard) ?? null
+        return [shard, position === null ? '' : opt(`${position.ms}-${position.seq}`)]
+      })
+      return replies.flatMap(list).map((entries) => list(entries).map(storedEventOf))
+    },
+
+    async eventHeads() {
+      const replies = await shards.overShards('readEvents', SHARDS, () => [prefix, 0], (shard) => [shard, ''])
+      return replies.flatMap(list).map((id) => (id === null ? null : eventIdOf(id)))
+    },
+
+    sweepExpired,
+
     async ping() {
       await ready()
       try {
@@ -209,6 +238,7 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
     },
 
     close() {
+      sweeper?.stop()
       deadlines.close()
       return closeClient(client, commandTimeoutMs)
     }

@@ -18,8 +18,7 @@
  */
 import { shardOf } from '../../tokens.js'
 
-/** The 64 shards in handle (byte) order, so that walking them in order walks handles in order. */
-export const SHARDS: readonly string[] = [...'-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz']
+export { SHARDS } from '../../tokens.js'
 
 export function shardPrefix(prefix: string, shard: string): string {
   return `${prefix}{${shard}}:`

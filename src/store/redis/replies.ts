@@ -4,6 +4,7 @@
  * unexpected shape is a bug, thrown as a plain Error (an internal error).
  */
 import { AppError, ERROR_STATUS, type ErrorCode } from '../../errors.js'
+import type { EndReason, EventId, EventType, StoredEvent } from '../events.js'
 import { parseStoredValue } from '../rules.js'
 import type { SessionData, SessionMeta, SessionRecord } from '../types.js'
 
@@ -80,4 +81,37 @@ export function recordOf(handle: string, reply: unknown): SessionRecord {
     }
   }
   return Object.assign(metaOfFields(row), { data })
+}
+
+/** A stream entry id `ms-seq`. */
+export function eventIdOf(value: unknown): EventId {
+  const match = /^(\d+)-(\d+)$/.exec(text(value))
+  if (match === null) throw new Error('unexpected stream id')
+  return { ms: Number(match[1]), seq: Number(match[2]) }
+}
+
+const EVENT_TYPES: Readonly<Record<string, EventType>> = { c: 'session.created', r: 'session.rotated', e: 'session.ended' }
+
+/** An entry of a shard's event stream (lib.lua `record`: fields t, h, u, r, n, i, a). */
+export function storedEventOf(value: unknown): StoredEvent {
+  const [id, flat] = list(value)
+  const fields = new Map<string, string>()
+  const values = list(flat)
+  for (let i = 0; i < values.length; i += 2) fields.set(text(values[i]), text(values[i + 1]))
+  const field = (name: string): string => fields.get(name) ?? ''
+  const type = EVENT_TYPES[field('t')]
+  if (type === undefined) throw new Error('unexpected event type')
+  const pairs = field('i') === '' ? [] : (JSON.parse(field('i')) as string[])
+  const index: Record<string, string> = {}
+  for (let i = 0; i < pairs.length; i += 2) index[pairs[i] ?? ''] = pairs[i + 1] ?? ''
+  return {
+    id: eventIdOf(id),
+    type,
+    handle: field('h'),
+    userId: field('u') === '' ? null : field('u'),
+    reason: field('r') === '' ? null : (field('r') as EndReason),
+    newHandle: field('n') === '' ? null : field('n'),
+    index,
+    actor: field('a')
+  }
 }

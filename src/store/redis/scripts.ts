@@ -26,7 +26,9 @@ const SCRIPTS = {
   revokeUser: { file: 'revoke-user.lua', keys: 1, deadline: true },
   listIndex: { file: 'list-index.lua', keys: 1, deadline: false },
   revokeIndex: { file: 'revoke-index.lua', keys: 1, deadline: true },
-  count: { file: 'count.lua', keys: 1, deadline: false }
+  count: { file: 'count.lua', keys: 1, deadline: false },
+  sweep: { file: 'sweep.lua', keys: 1, deadline: true },
+  readEvents: { file: 'read-events.lua', keys: 1, deadline: false }
 } as const
 
 export type ScriptName = keyof typeof SCRIPTS

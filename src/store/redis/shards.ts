@@ -28,8 +28,11 @@ export interface ShardsOptions {
 export type LeadingArgs = () => readonly Arg[]
 
 export interface Shards {
-  /** Runs a script once over the given shards, kept in order; resolves to the replies in shard order. */
-  overShards(name: ScriptName, shards: readonly string[], args: LeadingArgs): Promise<unknown[]>
+  /**
+   * Runs a script once over the given shards, kept in order; resolves to the
+   * replies in shard order. Each shard is passed as `each` says (default: its name).
+   */
+  overShards(name: ScriptName, shards: readonly string[], args: LeadingArgs, each?: (shard: string) => readonly Arg[]): Promise<unknown[]>
   /**
    * Runs a chunked script over all the shards: each call again for as long
    * as `take`, given its reply, says that the script stopped at its budget.
@@ -71,7 +74,8 @@ export function createShards({ perShard, prefix, run, revoke }: ShardsOptions): 
   }
 
   return {
-    overShards: (name, shards, args) => Promise.all(shardGroups(shards).map((group) => run(name, [routeKey(group)], [...args(), ...group]))),
+    overShards: (name, shards, args, each = (shard) => [shard]) =>
+      Promise.all(shardGroups(shards).map((group) => run(name, [routeKey(group)], [...args(), ...group.flatMap(each)]))),
 
     inChunks: (name, args, take) => chunked(run, name, args, take),
 

@@ -17,7 +17,12 @@ export interface FixtureOptions {
   readonly limits?: Partial<StoreLimits>
   readonly indexedKeys?: readonly string[]
   readonly touchIntervalMs?: number
+  /** Record lifecycle events, kept EVENT_RETENTION_MS, the sweep running this often (default: hourly, so that a case drives it). */
+  readonly events?: { readonly sweepIntervalMs?: number }
 }
+
+/** The event retention of a fixture with events. */
+export const EVENT_RETENTION_MS = 3_600_000
 
 export interface Fixture {
   readonly store: Store
@@ -42,7 +47,10 @@ export function setupFor(makeStore: MakeStore): Setup {
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       indexedKeys: options.indexedKeys ?? [],
       touchIntervalMs: options.touchIntervalMs ?? 0,
-      clock: clock.now
+      clock: clock.now,
+      ...(options.events === undefined
+        ? {}
+        : { events: { retentionMs: EVENT_RETENTION_MS, sweepIntervalMs: options.events.sweepIntervalMs ?? 3_600_000 } })
     })
     return {
       store,

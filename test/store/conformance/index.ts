@@ -28,6 +28,7 @@ import type { Test } from 'tap'
 import { collectionIndexTests } from './collections.js'
 import { concurrencyTests } from './concurrency.js'
 import { dataOperationTests, isolationTests, prototypeKeyTests } from './data.js'
+import { eventTests } from './events.js'
 import { expiryTests } from './expiry.js'
 import { setupFor, type Cases, type MakeStore } from './fixture.js'
 import { secondaryIndexTests } from './indexes.js'
@@ -58,6 +59,7 @@ const CONCERNS: readonly (readonly [string, Cases])[] = [
   ['maxSessionsPerUser', maxSessionsPerUserTests],
   ['secondary indexes', secondaryIndexTests],
   ['collection indexes', collectionIndexTests],
+  ['events', eventTests],
   ['no shared mutable state', isolationTests]
 ]
 

@@ -2,14 +2,16 @@
 -- INDEXED_KEYS entry, and filed under any of its values. Expired sessions are
 -- pruned first so the index sets are exact.
 -- KEYS[1] a key of the first shard (routing only). ARGV: P, now, entry?
--- ('' or '='..entry), prune budget, shard... Reply: {more (0/1), total,
+-- ('' or '='..entry), prune budget, events ('' or '='..retentionMs),
+-- shard... Reply: {more (0/1), total,
 -- {value, count, ...}, filed}; while more is 1 nothing was counted: call again.
 local P, now = ARGV[1], tonumber(ARGV[2])
 local k = opt(ARGV[3])
 local budget = tonumber(ARGV[4])
-for i = 5, #ARGV do
+local ev = eventsOf(ARGV[5], true)
+for i = 6, #ARGV do
   local SP = shardPrefix(P, ARGV[i])
-  local n, more = prune(SP, now, budget)
+  local n, more = prune(SP, now, budget, ev)
   budget = budget - n
   if more then return {1, 0, {}} end
 end
@@ -30,7 +32,7 @@ end
 -- disjoint; a collection entry's sessions are counted once through a union.
 local collection = k and string.find(k, '[', 1, true)
 local total, by, filed = 0, {}, 0
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local SP = shardPrefix(P, ARGV[i])
   total = total + redis.call('ZCOUNT', SP .. 'all', '(' .. ARGV[2], '+inf')
   if k then

@@ -1,17 +1,18 @@
 -- Creates a session (version 1) and files it in its shard's indexes.
 -- KEYS[1] session hash. ARGV: deadline, P, handle, now, idleTtlMs, absoluteTtlMs,
 -- userId?, userAgent?, ip? (optional: '' or '='..value), data bytes,
--- prune budget, entry count n, n x (key, JSON text), then the indexed
--- pairs (key, value, ...) sorted by key.
+-- prune budget, events ('' or '='..retentionMs), actor, entry count n,
+-- n x (key, JSON text), then the indexed pairs (key, value, ...) sorted by key.
 if late(ARGV[1]) then return TOO_LATE end
 local P, handle, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local idle, absolute = tonumber(ARGV[5]), tonumber(ARGV[6])
 local userId = opt(ARGV[7])
 local SP = prefixOfHandle(P, handle)
 local key = KEYS[1]
+local ev = eventsOf(ARGV[12], true)
 
-prune(SP, now, tonumber(ARGV[11]))
-local existing = loadLive(SP, handle, now)
+prune(SP, now, tonumber(ARGV[11]), ev)
+local existing = loadLive(SP, handle, now, nil, ev)
 if existing then return {'conflict', 'a session with this handle already exists'} end
 
 local x = now + absolute
@@ -32,10 +33,10 @@ if ip then
   fields[#fields + 1] = '@p'
   fields[#fields + 1] = ip
 end
-local n = tonumber(ARGV[12])
-for i = 13, 12 + 2 * n do fields[#fields + 1] = ARGV[i] end
+local n = tonumber(ARGV[14])
+for i = 15, 14 + 2 * n do fields[#fields + 1] = ARGV[i] end
 local flat = {}
-for i = 13 + 2 * n, #ARGV do flat[#flat + 1] = ARGV[i] end
+for i = 15 + 2 * n, #ARGV do flat[#flat + 1] = ARGV[i] end
 local pairsJson = #flat > 0 and cjson.encode(flat)
 if pairsJson then
   fields[#fields + 1] = '@m'
@@ -46,4 +47,5 @@ callSliced('HSET', key, fields)
 redis.call('PEXPIRE', key, e - now)
 redis.call('ZADD', SP .. 'all', e, entryOf(handle, userId, pairsJson))
 index(SP, handle, userId, flat, x - now)
+if ev then record(ev, SP, now, 'c', handle, userId, false, false, flat, ARGV[13]) end
 return {'ok'}

@@ -185,20 +185,85 @@ local function unindex(SP, handle, userId, flat)
   for i = 1, #flat, 2 do removeIndexEntry(SP, handle, flat[i], flat[i + 1]) end
 end
 
--- Removes a session and every index entry of it.
+-- Removes a session and every index entry of it; returns its indexed pairs.
 local function drop(SP, handle, m)
+  local flat = pairsOf(m)
   redis.call('ZREM', SP .. 'all', entryOf(handle, m.u, m.m))
-  unindex(SP, handle, m.u, pairsOf(m))
+  unindex(SP, handle, m.u, flat)
   redis.call('DEL', SP .. 's:' .. handle)
+  return flat
+end
+
+-- Lifecycle events (EVENTS=true, src/store/events.ts): a script's argument
+-- '' (off) or '=' .. retention in ms, as a table the event helpers share, or
+-- false when off. `records` is false for the reads and writes, which record
+-- nothing: they leave an expired session to a script that announces it.
+local function eventsOf(arg, records)
+  local retention = opt(arg)
+  if not retention then return false end
+  return {retention = tonumber(retention), records = records, last = {}}
+end
+
+-- The plain INDEXED_KEYS pairs (no `[`) of a flat pair list, as their JSON, or '' for none.
+local function plainIndex(flat)
+  local plain = {}
+  for i = 1, #flat, 2 do
+    if not string.find(flat[i], '[', 1, true) then
+      plain[#plain + 1] = flat[i]
+      plain[#plain + 1] = flat[i + 1]
+    end
+  end
+  if #plain == 0 then return '' end
+  return cjson.encode(plain)
+end
+
+-- The id a stream last generated (even if trimmed since), as {ms, seq}, or nil.
+local function lastStreamId(key)
+  if redis.call('EXISTS', key) == 0 then return nil end
+  local info = redis.call('XINFO', 'STREAM', key)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+      return {tonumber(ms), tonumber(seq)}
+    end
+  end
+  return nil
+end
+
+-- Appends an event to the shard's stream `SP events`, trimming what is older
+-- than the retention without blocking (MINID ~). Its id is `now`, or one past
+-- the shard's last when that is not earlier (events.ts nextEventId).
+-- kind: 'c' created, 'r' rotated, 'e' ended; userId and newHandle may be false.
+local function record(ev, SP, now, kind, handle, userId, reason, newHandle, flat, actor)
+  local key = SP .. 'events'
+  local last = ev.last[SP]
+  if last == nil then last = lastStreamId(key) or false end
+  local id
+  if last and last[1] >= now then id = {last[1], last[2] + 1} else id = {now, 0} end
+  ev.last[SP] = id
+  redis.call('XADD', key, 'MINID', '~', int(now - ev.retention), int(id[1]) .. '-' .. int(id[2]),
+    't', kind, 'h', handle, 'u', userId or '', 'r', reason or '', 'n', newHandle or '', 'i', plainIndex(flat), 'a', actor)
+end
+
+-- Ends a session: drops it and, with events on, records why and by whom.
+local function endSession(ev, SP, handle, m, now, reason, actor)
+  local flat = drop(SP, handle, m)
+  if ev then record(ev, SP, now, 'e', handle, m.u, reason, false, flat, actor) end
+end
+
+-- An expired session a script comes across: dropped (and announced, with
+-- events on); a script that records nothing leaves it to one that does.
+local function expire(ev, SP, handle, m, now)
+  if not ev or ev.records then endSession(ev, SP, handle, m, now, 'expired', 'system') end
 end
 
 -- The metadata of a live session (and the values loadMeta reads with it),
--- or nil; an expired one is dropped on sight.
-local function loadLive(SP, handle, now, more)
+-- or nil; an expired one is dropped on sight (see expire).
+local function loadLive(SP, handle, now, more, ev)
   local m, current = loadMeta(SP .. 's:' .. handle, more)
   if not m then return nil end
   if tonumber(m.e) <= now then
-    drop(SP, handle, m)
+    expire(ev, SP, handle, m, now)
     return nil
   end
   return m, current
@@ -231,11 +296,12 @@ local function refresh(SP, handle, m, now)
 end
 
 -- Goes through up to `budget` members of the shard's all set whose score has
--- passed; returns how many and whether such members remain. A score is the
+-- passed; returns how many and whether such members remain. Each session it
+-- ends is announced as expired when `ev` (eventsOf) is on. A score is the
 -- session's expiry when its member was last written, so that touching uses
 -- need not rebuild the member: a session whose hash holds a later expiry is
 -- live and gets that as its score; any other is ended.
-local function prune(SP, now, budget)
+local function prune(SP, now, budget, ev)
   if budget <= 0 then return 0, redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0 end
   local entries = redis.call('ZRANGEBYSCORE', SP .. 'all', '-inf', now, 'LIMIT', 0, budget)
   for _, entry in ipairs(entries) do
@@ -249,6 +315,7 @@ local function prune(SP, now, budget)
       redis.call('ZREM', SP .. 'all', entry)
       unindex(SP, e[1], e[2], flat)
       redis.call('DEL', SP .. 's:' .. e[1])
+      if ev then record(ev, SP, now, 'e', e[1], e[2], 'expired', false, flat, 'system') end
     end
   end
   local more = #entries == budget and redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0
@@ -260,10 +327,22 @@ local function row(handle, m)
   return {handle, m.v, m.u, m.a, m.c, m.s, m.e, m.x, m.g, m.p}
 end
 
--- Ends up to `budget` sessions listed in `set` (skipping `except`); returns
--- how many live ones it ended, how much budget it used, whether any remain.
--- `valueSet`/`value` name the v: entry to drop once an index set empties.
-local function revokeSet(SP, set, except, now, budget, valueSet, value)
+-- Ends a session found by handle for `actor` and `reason`, or as expired
+-- when it is; returns 1 when it was live.
+local function endFound(ev, SP, handle, m, now, reason, actor)
+  if tonumber(m.e) > now then
+    endSession(ev, SP, handle, m, now, reason, actor)
+    return 1
+  end
+  endSession(ev, SP, handle, m, now, 'expired', 'system')
+  return 0
+end
+
+-- Ends up to `budget` sessions listed in `set` (skipping `except`) as
+-- revoked by `actor`; returns how many live ones it ended, how much budget
+-- it used, whether any remain. `valueSet`/`value` name the v: entry to drop
+-- once an index set empties.
+local function revokeSet(ev, actor, SP, set, except, now, budget, valueSet, value)
   local ended, used = 0, 0
   if budget > 0 then
     for _, h in ipairs(redis.call('ZRANGE', set, 0, budget)) do
@@ -271,8 +350,7 @@ local function revokeSet(SP, set, except, now, budget, valueSet, value)
         used = used + 1
         local m = loadMeta(SP .. 's:' .. h)
         if m then
-          if tonumber(m.e) > now then ended = ended + 1 end
-          drop(SP, h, m)
+          ended = ended + endFound(ev, SP, h, m, now, 'revoked', actor)
         else
           redis.call('ZREM', set, h)
         end

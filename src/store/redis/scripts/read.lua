@@ -1,5 +1,6 @@
 -- Reads a whole session; a touching read slides its expiry when due.
--- KEYS[1] session hash. ARGV: P, handle, now, touch ('1'/'0'), touchIntervalMs.
+-- KEYS[1] session hash. ARGV: P, handle, now, touch ('1'/'0'), touchIntervalMs,
+-- events ('' or '='..retentionMs: an expired session is left to the sweep).
 -- Reply: {'ok', HGETALL} (with the refreshed @s/@e) or an error status.
 local P, handle, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local SP = prefixOfHandle(P, handle)
@@ -21,7 +22,7 @@ for i = 2, #flat, 2 do
 end
 local m = {s = flat[atS], e = flat[atE], i = idle, x = x, u = u or false, m = pairsJson or false}
 if tonumber(m.e) <= now then
-  drop(SP, handle, m)
+  expire(eventsOf(ARGV[6], false), SP, handle, m, now)
   return gone(SP, handle, now)
 end
 

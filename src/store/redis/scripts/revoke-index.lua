@@ -1,14 +1,16 @@
 -- Ends the sessions whose indexed key has a value, in bounded chunks.
 -- KEYS[1] a key of the first shard (routing only). ARGV: deadline, P, now, key, value,
--- budget, shard... Reply: {ended, more (0/1)}: call again while more is 1.
+-- budget, events ('' or '='..retentionMs), actor, shard... Reply: {ended,
+-- more (0/1)}: call again while more is 1.
 if late(ARGV[1]) then return TOO_LATE end
 local P, now, k, v = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local budget = tonumber(ARGV[6])
+local ev = eventsOf(ARGV[7], true)
 local ended = 0
-for i = 7, #ARGV do
+for i = 9, #ARGV do
   local SP = shardPrefix(P, ARGV[i])
-  budget = budget - prune(SP, now, budget)
-  local n, used, more = revokeSet(SP, indexSetKey(SP, k, v), false, now, budget, SP .. 'v:' .. k, v)
+  budget = budget - prune(SP, now, budget, ev)
+  local n, used, more = revokeSet(ev, ARGV[8], SP, indexSetKey(SP, k, v), false, now, budget, SP .. 'v:' .. k, v)
   ended = ended + n
   budget = budget - used
   if more then return {ended, 1} end

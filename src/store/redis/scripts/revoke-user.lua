@@ -1,16 +1,18 @@
 -- Ends a user's sessions in the given shards, except one, in bounded chunks.
 -- KEYS[1] a key of the first shard (routing only). ARGV: deadline, P, now, userId,
--- except? ('' or '='..handle), budget, shard... Reply: {ended, more (0/1)}:
+-- except? ('' or '='..handle), budget, events ('' or '='..retentionMs), actor,
+-- shard... Reply: {ended, more (0/1)}:
 -- call again while more is 1.
 if late(ARGV[1]) then return TOO_LATE end
 local P, now, userId = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local except = opt(ARGV[5])
 local budget = tonumber(ARGV[6])
+local ev = eventsOf(ARGV[7], true)
 local ended = 0
-for i = 7, #ARGV do
+for i = 9, #ARGV do
   local SP = shardPrefix(P, ARGV[i])
-  budget = budget - prune(SP, now, budget)
-  local n, used, more = revokeSet(SP, SP .. 'u:' .. userId, except, now, budget)
+  budget = budget - prune(SP, now, budget, ev)
+  local n, used, more = revokeSet(ev, ARGV[8], SP, SP .. 'u:' .. userId, except, now, budget)
   ended = ended + n
   budget = budget - used
   if more then return {ended, 1} end

@@ -1,7 +1,8 @@
 -- Applies a batch of data writes atomically: all checks before any write.
 -- KEYS[1] session hash. ARGV: deadline, P, handle, now, touch ('1'/'0'), ifMatch?
 -- ('' or '='..version), maxKeys, maxSessionBytes, reply ('version'/'record'),
--- nSet, nDel, nIncr, then nSet x (key, JSON text, what it files the session
+-- nSet, nDel, nIncr, events ('' or '='..retentionMs: an expired session is
+-- left to the sweep), then nSet x (key, JSON text, what it files the session
 -- under: '' for nothing, else the JSON of its flat pairs), nDel x key,
 -- nIncr x (key, by, '1' when the key itself is an INDEXED_KEYS entry).
 -- Reply: {'ok', version} or {'ok', HGETALL}, or an error status.
@@ -11,12 +12,12 @@ local SP = prefixOfHandle(P, handle)
 local key = KEYS[1]
 
 local nSet, nDel, nIncr = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local setAt, delAt, incrAt = 13, 13 + 3 * nSet, 13 + 3 * nSet + nDel
+local setAt, delAt, incrAt = 14, 14 + 3 * nSet, 14 + 3 * nSet + nDel
 local names = {}
 for i = 0, nSet - 1 do names[#names + 1] = ARGV[setAt + 3 * i] end
 for i = 0, nDel - 1 do names[#names + 1] = ARGV[delAt + i] end
 for i = 0, nIncr - 1 do names[#names + 1] = ARGV[incrAt + 3 * i] end
-local m, current = loadLive(SP, handle, now, names)
+local m, current = loadLive(SP, handle, now, names, eventsOf(ARGV[13], false))
 if not m then return gone(SP, handle, now) end
 
 local ifMatch = opt(ARGV[6])

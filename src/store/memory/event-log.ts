@@ -1,0 +1,53 @@
+/**
+ * The memory backend's lifecycle events: one log per shard, as the Redis
+ * backend keeps one stream per shard, with the same ids (events.ts
+ * nextEventId), trimmed by the retention whenever an event is recorded.
+ */
+import { SHARDS, shardOf } from '../../tokens.js'
+import { compareIds, nextEventId, type EventId, type StoredEvent } from '../events.js'
+
+/** An event before its id is given. */
+export type NewEvent = Omit<StoredEvent, 'id'>
+
+export interface EventLog {
+  /** Appends the event to its session's shard at `now`. */
+  record(now: number, event: NewEvent): void
+  /** Up to `limit` events of each shard after its position. */
+  after(positions: readonly (EventId | null)[], limit: number): StoredEvent[][]
+  /** Each shard's newest id. */
+  heads(): (EventId | null)[]
+}
+
+export function createEventLog(retentionMs: number): EventLog {
+  const shards = new Map<string, StoredEvent[]>(SHARDS.map((shard) => [shard, []]))
+  const logOf = (shard: string): StoredEvent[] => shards.get(shard) ?? []
+
+  /** The index of the first event after `position` (binary search: ids only grow). */
+  function firstAfter(log: readonly StoredEvent[], position: EventId | null): number {
+    if (position === null) return 0
+    let low = 0
+    let high = log.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (compareIds((log[mid] as StoredEvent).id, position) <= 0) low = mid + 1
+      else high = mid
+    }
+    return low
+  }
+
+  return {
+    record(now, event) {
+      const log = logOf(shardOf(event.handle))
+      const expired = firstAfter(log, { ms: now - retentionMs, seq: -1 })
+      if (expired > 0) log.splice(0, expired)
+      log.push({ id: nextEventId(log.at(-1)?.id ?? null, now), ...event })
+    },
+    after: (positions, limit) =>
+      SHARDS.map((shard, i) => {
+        const log = logOf(shard)
+        const from = firstAfter(log, positions[i] ?? null)
+        return log.slice(from, from + limit)
+      }),
+    heads: () => SHARDS.map((shard) => logOf(shard).at(-1)?.id ?? null)
+  }
+}

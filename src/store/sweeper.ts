@@ -1,0 +1,29 @@
+/**
+ * The periodic sweep of expired sessions that EVENTS_EXPIRY_LAG asks for
+ * (SPEC §2 "events"): any number of instances may run it at once, since the
+ * step that ends a session is the one that records its event. Runs never
+ * overlap, a failed run (the store unreachable) is retried at the next, and
+ * the timer never keeps the process alive.
+ */
+export interface Sweeper {
+  stop(): void
+}
+
+export function startSweeper(sweep: () => Promise<void>, intervalMs: number): Sweeper {
+  let timer: NodeJS.Timeout | null = null
+  let stopped = false
+  const schedule = (): void => {
+    if (stopped) return
+    timer = setTimeout(() => {
+      sweep().catch(() => undefined).finally(schedule)
+    }, intervalMs)
+    timer.unref()
+  }
+  schedule()
+  return {
+    stop() {
+      stopped = true
+      if (timer !== null) clearTimeout(timer)
+    }
+  }
+}

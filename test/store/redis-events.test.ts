@@ -1,0 +1,104 @@
+/**
+ * Events on Redis beyond the shared suite: two instances on one Redis, with
+ * the real clock and no traffic, announce an idle session's expiry once and
+ * within EVENTS_EXPIRY_LAG; the streams live in the shards' hash tags; with
+ * events off no stream key exists; a Redis restart with AOF keeps events and
+ * cursors.
+ */
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { createRedisStore } from '../../src/store/index.js'
+import type { LifecycleEvent } from '../../src/store/events.js'
+import type { RedisStoreOptions } from '../../src/store/redis/index.js'
+import type { Store } from '../../src/store/types.js'
+import { newTokenInShard, shardOf } from '../../src/tokens.js'
+import { startRedisServer } from '../helpers/redis-server.js'
+import { DEFAULT_LIMITS, sessionInput } from '../helpers/store.js'
+
+const server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] })
+const stores: Store[] = []
+const admin = new Redis(server.url)
+t.teardown(async () => {
+  await Promise.allSettled(stores.map((store) => store.close()))
+  admin.disconnect()
+  await server.stop()
+})
+
+const LAG_MS = 1000
+
+function makeStore(keyPrefix: string, overrides: Partial<RedisStoreOptions> = {}): Store {
+  const store = createRedisStore({
+    limits: DEFAULT_LIMITS,
+    indexedKeys: ['tenant'],
+    touchIntervalMs: 0,
+    connection: { mode: 'single', url: server.url },
+    keyPrefix,
+    commandTimeoutMs: 2000,
+    waitReplicas: 0,
+    events: { retentionMs: 3_600_000, sweepIntervalMs: LAG_MS / 2 },
+    ...overrides
+  })
+  stores.push(store)
+  return store
+}
+
+const keysOf = (prefix: string): Promise<string[]> => admin.keys(`${prefix}*`)
+
+t.test('two instances and no traffic: an idle session\'s expiry is announced once, within the lag', async (t) => {
+  const one = makeStore('two:')
+  const other = makeStore('two:')
+  const start = await one.readEvents('now', 10)
+  const sessions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? one : other).create(sessionInput({ idleTtlMs: 300 }))))
+  const expiresAt = Math.max(...sessions.map((s) => s.expiresAt))
+  let ended: LifecycleEvent[] = []
+  // Polled well past the lag: the assertion is on what was announced and when it says it was, not on how long the test took.
+  while (Date.now() < expiresAt + 10 * LAG_MS && ended.length < sessions.length) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    ended = [...(await one.readEvents(start.nextCursor, 1000)).events].filter((e) => e.type === 'session.ended')
+  }
+  await new Promise((resolve) => setTimeout(resolve, LAG_MS))
+  ended = [...(await other.readEvents(start.nextCursor, 1000)).events].filter((e) => e.type === 'session.ended')
+  t.equal(ended.length, sessions.length, 'one ended event per session, though both instances sweep')
+  t.strictSame(new Set(ended.map((e) => e.handle)), new Set(sessions.map((s) => s.handle)), 'for each session')
+  t.ok(ended.every((e) => e.reason === 'expired' && e.actor === 'system'), 'expired, by the system')
+  const late = ended.filter((e) => e.time > (sessions.find((s) => s.handle === e.handle)?.expiresAt ?? 0) + LAG_MS)
+  t.strictSame(late, [], 'each announced within the lag of its expiry')
+})
+
+t.test('streams carry the shard hash tag; events off: no stream key at all', async (t) => {
+  const on = makeStore('on:')
+  const off = makeStore('off:', { events: undefined })
+  for (const store of [on, off]) {
+    const session = await store.create(sessionInput({ userId: 'u', data: { tenant: 'acme' } }))
+    await store.rotate(session.handle, newTokenInShard(shardOf(session.handle)).handle, {})
+    await store.revokeUserSessions('u', {})
+  }
+  const streams = (await keysOf('on:')).filter((key) => key.endsWith(':events'))
+  t.equal(streams.length, 1, 'one stream, in the session\'s shard')
+  t.match(streams[0], /^on:\{.\}:events$/, 'named by its shard hash tag')
+  const offKeys = await keysOf('off:')
+  t.strictSame(offKeys.filter((key) => !key.includes(':r:')), [], 'without events only the rotation tombstone is left')
+  t.strictSame(await Promise.all(offKeys.map((key) => admin.type(key))), ['string'], 'no stream')
+  t.strictSame((await off.readEvents(null, 10)).events, [], 'and nothing is read')
+})
+
+t.test('a Redis restart with AOF keeps the events and their cursors', async (t) => {
+  const store = makeStore('aof:')
+  const first = await store.create(sessionInput())
+  const page = await store.readEvents(null, 10)
+  t.strictSame(page.events.map((e) => e.handle), [first.handle])
+  const second = await store.create(sessionInput())
+  await server.kill()
+  await server.start()
+  let after: readonly LifecycleEvent[] = []
+  for (let tries = 0; tries < 50; tries++) {
+    try {
+      after = (await store.readEvents(page.nextCursor, 10)).events
+      break
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  t.strictSame(after.map((e) => e.handle), [second.handle], 'the cursor from before the restart resumes after it')
+  t.strictSame((await store.readEvents(null, 10)).events.map((e) => e.handle), [first.handle, second.handle], 'every event kept')
+})
