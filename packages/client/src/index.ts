@@ -10,7 +10,7 @@
  * a SessiondError with the API's `status`, `code` and `detail`.
  */
 import { isSessiondError, SessiondError } from './errors.js'
-import { bodyOf, createTransport, enc, isDotSegment, versionOf, type Call, type Reply, type SessionClientOptions } from './transport.js'
+import { bodyOf, createTransport, DEFAULT_TIMEOUT_MS, enc, isDotSegment, versionOf, type Call, type Reply, type SessionClientOptions } from './transport.js'
 import type {
   AuthResult,
   BatchOps,
@@ -98,6 +98,7 @@ export interface SessionClient {
 
 export function createSessionClient(options: SessionClientOptions): SessionClient {
   const send = createTransport(options)
+  const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
 
   const sessionPath = (ref: SessionRef): string => (ref.handle !== undefined ? `/v1/sessions/${enc(ref.handle)}` : '/v1/session')
   const credentialOf = (ref: SessionRef): Credential | undefined => (ref.handle !== undefined ? undefined : ref)
