@@ -362,3 +362,19 @@ local function revokeSet(ev, actor, SP, set, except, now, budget, valueSet, valu
   if left == 0 and valueSet then redis.call('SREM', valueSet, value) end
   return ended, used, left > 0
 end
+
+-- The revoking scripts' walk over the shards named from ARGV[first] on: each
+-- pruned, then `revokeIn(SP, budget)` (a revokeSet call) within what is left
+-- of one budget. Returns the script's reply {ended, more (0/1)}.
+local function revokeShards(P, now, budget, first, ev, revokeIn)
+  local ended = 0
+  for i = first, #ARGV do
+    local SP = shardPrefix(P, ARGV[i])
+    budget = budget - prune(SP, now, budget, ev)
+    local n, used, more = revokeIn(SP, budget)
+    ended = ended + n
+    budget = budget - used
+    if more then return {ended, 1} end
+  end
+  return {ended, 0}
+end

@@ -8,13 +8,6 @@ local P, now, userId = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local except = opt(ARGV[5])
 local budget = tonumber(ARGV[6])
 local ev = eventsOf(ARGV[7], true)
-local ended = 0
-for i = 9, #ARGV do
-  local SP = shardPrefix(P, ARGV[i])
-  budget = budget - prune(SP, now, budget, ev)
-  local n, used, more = revokeSet(ev, ARGV[8], SP, SP .. 'u:' .. userId, except, now, budget)
-  ended = ended + n
-  budget = budget - used
-  if more then return {ended, 1} end
-end
-return {ended, 0}
+return revokeShards(P, now, budget, 9, ev, function(SP, left)
+  return revokeSet(ev, ARGV[8], SP, SP .. 'u:' .. userId, except, now, left)
+end)
