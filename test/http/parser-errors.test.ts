@@ -63,6 +63,15 @@ t.test('an HTTP/1.1 request without Host is 400 problem+json (Node\'s own answer
   t.equal(old.status, 200)
 })
 
+t.test('bytes after a request with Connection: close: that request is answered alone, then the connection closes', async (t) => {
+  for (const [lines, status] of [[['GET /healthz HTTP/1.1', 'Host: sessiond', 'Connection: close'], 200], [['GET /healthz HTTP/1.1', 'Connection: close'], 400]] as const) {
+    const reply = await rawRequest(port, `${request(lines)} trailing`)
+    t.equal(reply.status, status, `${lines.join(' | ')} → ${status}`)
+    t.equal(reply.raw.match(/^HTTP\/1\.1 \d{3} /gm)?.length, 1, 'one answer on the socket, not a second one for the trailing bytes')
+    t.doesNotThrow(() => JSON.parse(reply.body) as unknown, 'and its body is the whole JSON')
+  }
+})
+
 t.test('a request whose headers do not arrive in time is 408 (Node\'s headersTimeout)', async (t) => {
   const timeout = parserProblem({ code: 'ERR_HTTP_REQUEST_TIMEOUT' })
   t.match(timeout, { status: 408, code: 'validation_failed', message: 'the request did not arrive in time' })

@@ -12,7 +12,7 @@
  * Every refused credential passes through the error handler, so it is where
  * they are counted: `sessiond_credentials_refused_total` by problem code.
  */
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, onRouteHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
@@ -64,6 +64,14 @@ export function clientErrorHandler(log: FastifyBaseLogger): ClientErrorHandler {
     log.debug({ code: error.code, status: problem.status }, 'unparsable request')
     if (!socket.writable) {
       socket.destroy()
+      return
+    }
+    // Bytes that broke the parser after a request it accepted (data after `Connection: close`):
+    // that request's answer goes out alone, then the connection closes. Node's own handler reads
+    // _httpMessage to tell whether a response is in flight on the socket.
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
+    if (inFlight !== null && inFlight !== undefined) {
+      inFlight.once('finish', () => socket.destroy())
       return
     }
     const body = JSON.stringify(problemOf(problem))
