@@ -34,7 +34,6 @@ function checkedCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-
 export function checkedStore(backend: Backend, options: StoreOptions): Store {
   const { limits } = options
   const plan = indexPlan(options.indexedKeys)

@@ -12,15 +12,15 @@ import { shardOf } from '../../tokens.js'
 import type { Backend, EncodedBatch } from '../backend.js'
 import { byPair } from '../index-entries.js'
 import { initialMeta, parseStoredValue } from '../rules.js'
+import { startSweeper } from '../sweeper.js'
 import { ROTATION_GRACE_MS, type RedisConnection, type SessionData, type StoreOptions, type WriteOptions } from '../types.js'
 import { closeClient, createRedisClient, readinessGate, storeError } from './client.js'
+import { writeDeadlines } from './deadlines.js'
 import { SHARDS, sessionKey } from './keys.js'
 import { eventIdOf, list, metaOfRow, nullableText, num, okReply, recordOf, storedEventOf, text } from './replies.js'
 import { revocationRunner } from './revocations.js'
 import { defineScripts, opt, type Arg, type ScriptName } from './scripts.js'
 import { createShards } from './shards.js'
-import { writeDeadlines } from './deadlines.js'
-import { startSweeper } from '../sweeper.js'
 
 export interface RedisStoreOptions extends StoreOptions {
   readonly connection: RedisConnection
