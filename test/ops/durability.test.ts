@@ -16,7 +16,7 @@ import { createRedisStore } from '../../src/store/index.js'
 import type { CreateSessionInput, SessionRecord, Store } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
-import { IDLE_MS, sessionInput } from '../helpers/store.js'
+import { DEFAULT_LIMITS, IDLE_MS, sessionInput } from '../helpers/store.js'
 import { sleep, until } from './http.js'
 
 const server = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] })
@@ -26,7 +26,7 @@ const PREFIX = 'durable:'
 
 function makeStore(): Store {
   return createRedisStore({
-    limits: { maxValueBytes: 16 * 1024, maxKeys: 256, maxSessionBytes: 256 * 1024, maxSessionsPerUser: null, maxIndexValues: 64 },
+    limits: DEFAULT_LIMITS,
     indexedKeys: ['tenant'],
     touchIntervalMs: 0,
     connection: { mode: 'single', url: server.url },

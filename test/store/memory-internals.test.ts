@@ -10,6 +10,7 @@ import { checkedStore } from '../../src/store/checked.js'
 import { createMemoryBackend, type MemoryBackend, type MemoryStoreOptions, type MemoryStoreStats } from '../../src/store/memory/index.js'
 import { ROTATION_GRACE_MS, type CreateSessionInput, type Page, type SessionData, type Store } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 const START = 1_700_000_000_000
 
@@ -19,7 +20,7 @@ const memoryStoreStats = (store: Store): MemoryStoreStats => (backends.get(store
 function setup(options: Partial<MemoryStoreOptions> = {}): { store: Store; advance: (ms: number) => void } {
   let now = START
   const storeOptions: MemoryStoreOptions = {
-    limits: { maxValueBytes: 16_384, maxKeys: 256, maxSessionBytes: 262_144, maxSessionsPerUser: null, maxIndexValues: 64 },
+    limits: DEFAULT_LIMITS,
     indexedKeys: ['tenant'],
     touchIntervalMs: 0,
     clock: () => now,

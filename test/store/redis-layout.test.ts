@@ -11,18 +11,18 @@ import type { RedisStoreOptions } from '../../src/store/redis/index.js'
 import type { Store } from '../../src/store/types.js'
 import { handleOf, newToken, newTokenInShard, shardOf } from '../../src/tokens.js'
 import { startRedisServer } from '../helpers/redis-server.js'
+import { DEFAULT_LIMITS } from '../helpers/store.js'
 
 // One server for the file (subtests run in order; some kill and restart it).
 // The diskless-sync delay would hold a new replica's first sync for 5 s.
 const server = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] })
 t.teardown(() => server.stop())
 
-const LIMITS = { maxValueBytes: 16 * 1024, maxKeys: 256, maxSessionBytes: 256 * 1024, maxSessionsPerUser: null, maxIndexValues: 64 }
 let prefixes = 0
 
 function makeStore(t: Test, overrides: Partial<RedisStoreOptions> = {}): Store {
   const store = createRedisStore({
-    limits: LIMITS,
+    limits: DEFAULT_LIMITS,
     indexedKeys: ['tenant'],
     touchIntervalMs: 0,
     connection: { mode: 'single', url: server.url },
