@@ -124,10 +124,15 @@ local function samePairs(a, b)
   return true
 end
 
--- A flat pair list as a set of entry .. NUL .. value (entry names hold no NUL).
+-- The pair at `i` of a flat pair list as one string: entry .. NUL .. value (entry names hold no NUL).
+local function pairKey(flat, i)
+  return flat[i] .. '\0' .. flat[i + 1]
+end
+
+-- A flat pair list as a set of pairKey strings.
 local function pairSet(flat)
   local set = {}
-  for i = 1, #flat, 2 do set[flat[i] .. '\0' .. flat[i + 1]] = true end
+  for i = 1, #flat, 2 do set[pairKey(flat, i)] = true end
   return set
 end
 

@@ -106,10 +106,10 @@ if reindex then
   if newJson ~= m.m then
     local before, after = pairSet(oldFlat), pairSet(newFlat)
     for i = 1, #oldFlat, 2 do
-      if not after[oldFlat[i] .. '\0' .. oldFlat[i + 1]] then removeIndexEntry(SP, handle, oldFlat[i], oldFlat[i + 1]) end
+      if not after[pairKey(oldFlat, i)] then removeIndexEntry(SP, handle, oldFlat[i], oldFlat[i + 1]) end
     end
     for i = 1, #newFlat, 2 do
-      if not before[newFlat[i] .. '\0' .. newFlat[i + 1]] then addIndexEntry(SP, handle, newFlat[i], newFlat[i + 1], tonumber(m.x) - now) end
+      if not before[pairKey(newFlat, i)] then addIndexEntry(SP, handle, newFlat[i], newFlat[i + 1], tonumber(m.x) - now) end
     end
     oldEntry = entryOf(handle, m.u, m.m)
     if newJson then
