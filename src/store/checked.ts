@@ -50,6 +50,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
 
   return {
     kind: backend.kind,
+    deliveries: backend.deliveries,
 
     async create(input, change) {
       const { handle, userId, idleTtlMs, absoluteTtlMs, ip } = input

@@ -93,6 +93,7 @@ export function instrumentStore(store: Store, registry: Registry, instrument: In
 
   return {
     kind: store.kind,
+    deliveries: store.deliveries,
     async create(input, change) {
       const session = await timed('create', () => store.create(input, change))
       created.inc()

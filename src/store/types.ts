@@ -26,6 +26,7 @@
  *   `precondition_failed` and write nothing when the session has moved on.
  */
 
+import type { Deliveries } from './deliveries.js'
 import type { EventPage } from './events.js'
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
@@ -213,6 +214,9 @@ export interface Store {
    * Without events every log is empty.
    */
   readEvents(after: string | null, limit: number): Promise<EventPage>
+
+  /** Webhook delivery state shared by every instance (deliveries.ts); null without events. */
+  readonly deliveries: Deliveries | null
 
   /** Resolves when the backend answers; rejects with `store_unavailable` otherwise. */
   ping(): Promise<void>

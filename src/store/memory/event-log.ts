@@ -14,6 +14,10 @@ export interface EventLog {
   record(now: number, event: NewEvent): void
   /** Up to `limit` events of each shard after its position. */
   after(positions: readonly (EventId | null)[], limit: number): StoredEvent[][]
+  /** Up to `limit` events of one shard (a SHARDS position) after `position`. */
+  inShard(shard: number, position: EventId | null, limit: number): StoredEvent[]
+  /** The event of the shard with this id, unless trimmed. */
+  find(shard: number, id: EventId): StoredEvent | undefined
   /** Each shard's newest id. */
   heads(): (EventId | null)[]
 }
@@ -21,6 +25,7 @@ export interface EventLog {
 export function createEventLog(retentionMs: number): EventLog {
   const shards = new Map<string, StoredEvent[]>(SHARDS.map((shard) => [shard, []]))
   const logOf = (shard: string): StoredEvent[] => shards.get(shard) ?? []
+  const logAt = (shard: number): StoredEvent[] => logOf(SHARDS[shard] ?? '')
 
   /** The index of the first event after `position` (binary search: ids only grow). */
   function firstAfter(log: readonly StoredEvent[], position: EventId | null): number {
@@ -35,6 +40,12 @@ export function createEventLog(retentionMs: number): EventLog {
     return low
   }
 
+  const inShard = (shard: number, position: EventId | null, limit: number): StoredEvent[] => {
+    const log = logAt(shard)
+    const from = firstAfter(log, position)
+    return log.slice(from, from + limit)
+  }
+
   return {
     record(now, event) {
       const log = logOf(shardOf(event.handle))
@@ -42,12 +53,13 @@ export function createEventLog(retentionMs: number): EventLog {
       if (expired > 0) log.splice(0, expired)
       log.push({ id: nextEventId(log.at(-1)?.id ?? null, now), ...event })
     },
-    after: (positions, limit) =>
-      SHARDS.map((shard, i) => {
-        const log = logOf(shard)
-        const from = firstAfter(log, positions[i] ?? null)
-        return log.slice(from, from + limit)
-      }),
+    after: (positions, limit) => SHARDS.map((_, shard) => inShard(shard, positions[shard] ?? null, limit)),
+    inShard,
+    find(shard, id) {
+      const log = logAt(shard)
+      const event = log[firstAfter(log, { ms: id.ms, seq: id.seq - 1 })]
+      return event !== undefined && compareIds(event.id, id) === 0 ? event : undefined
+    },
     heads: () => SHARDS.map((shard) => logOf(shard).at(-1)?.id ?? null)
   }
 }

@@ -18,6 +18,7 @@ import { indexPlan } from '../index-entries.js'
 import { assertPrecondition, assertSessionFits, entryBytes, incrementText, initialMeta, parseStoredValue, storedEntry } from '../rules.js'
 import { ROTATION_GRACE_MS, type AccessOptions, type SessionData, type SessionMeta, type SessionRecord, type StoreOptions, type WriteOptions } from '../types.js'
 import { newEntry, type Entry } from './entry.js'
+import { createMemoryDeliveries } from './deliveries.js'
 import { createEventLog, type NewEvent } from './event-log.js'
 import { createIndexes } from './indexes.js'
 import { createSessionTable } from './table.js'
@@ -240,6 +241,8 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
     eventHeads: () => atomically(() => log?.heads() ?? SHARDS.map(() => null)),
 
     sweepExpired: () => atomically((now) => { table.settle(now) }),
+
+    deliveries: log === null ? null : createMemoryDeliveries(log, atomically),
 
     ping: () => atomically(() => undefined),
 

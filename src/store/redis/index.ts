@@ -228,6 +228,8 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
 
     sweepExpired,
 
+    deliveries: null,
+
     async ping() {
       await ready()
       try {

@@ -1,0 +1,94 @@
+/**
+ * The memory backend's webhook delivery state (deliveries.ts): per shard, what
+ * the Redis backend's consumer group and lease key hold, over the shard's
+ * event log. Leases are counted on the store's clock.
+ */
+import { SHARDS } from '../../tokens.js'
+import type { Deliveries } from '../deliveries.js'
+import { compareIds, type EventId, type StoredEvent } from '../events.js'
+import type { EventLog } from './event-log.js'
+
+interface ShardState {
+  /** The newest event handed out (the group's last-delivered-id); undefined until prepared. */
+  handedOut: EventId | null | undefined
+  /** Handed out and not acknowledged, in id order. */
+  pending: EventId[]
+  lease: { consumer: string; until: number } | null
+}
+
+/** Runs a step of the store atomically at its clock's now (memory/index.ts atomically). */
+export type Atomically = <T>(step: (now: number) => T) => Promise<T>
+
+export function createMemoryDeliveries(log: EventLog, atomically: Atomically): Deliveries {
+  const states: ShardState[] = SHARDS.map(() => ({ handedOut: undefined, pending: [], lease: null }))
+  const stateOf = (shard: number): ShardState => {
+    const state = states[shard]
+    if (state === undefined) throw new RangeError(`no shard ${shard}`)
+    return state
+  }
+  /** The shard's pending events still in its log; the trimmed ones are forgotten. */
+  const pendingEvents = (shard: number): StoredEvent[] => {
+    const state = stateOf(shard)
+    const kept: EventId[] = []
+    const events: StoredEvent[] = []
+    for (const id of state.pending) {
+      const event = log.find(shard, id)
+      if (event === undefined) continue
+      kept.push(id)
+      events.push(event)
+    }
+    state.pending = kept
+    return events
+  }
+
+  return {
+    prepare: () => atomically(() => {
+      const heads = log.heads()
+      states.forEach((state, shard) => {
+        if (state.handedOut === undefined) state.handedOut = heads[shard] ?? null
+      })
+    }),
+
+    lease: (consumer, leaseMs) => atomically((now) => {
+      const held: number[] = []
+      states.forEach((state, shard) => {
+        if (state.lease === null || state.lease.consumer === consumer || state.lease.until <= now) {
+          state.lease = { consumer, until: now + leaseMs }
+          held.push(shard)
+        }
+      })
+      return held
+    }),
+
+    unacknowledged: (shard, _consumer, after, count) => atomically(() =>
+      pendingEvents(shard).filter((event) => after === null || compareIds(event.id, after) > 0).slice(0, count)
+    ),
+
+    handOut: (shard, _consumer, count) => atomically(() => {
+      const state = stateOf(shard)
+      const events = log.inShard(shard, state.handedOut ?? null, count)
+      const last = events.at(-1)
+      if (last !== undefined) state.handedOut = last.id
+      state.pending.push(...events.map((event) => event.id))
+      return events
+    }),
+
+    acknowledge: (shard, ids) => atomically(() => {
+      const state = stateOf(shard)
+      state.pending = state.pending.filter((pending) => !ids.some((id) => compareIds(id, pending) === 0))
+    }),
+
+    oldestUndelivered: () => atomically(() => {
+      let oldest: number | null = null
+      states.forEach((state, shard) => {
+        const first = [pendingEvents(shard)[0], log.inShard(shard, state.handedOut ?? null, 1)[0]]
+        for (const event of first) if (event !== undefined && (oldest === null || event.id.ms < oldest)) oldest = event.id.ms
+      })
+      return oldest
+    }),
+
+    release: (consumer) => atomically(() => {
+      for (const state of states) if (state.lease?.consumer === consumer) state.lease = null
+    })
+  }
+}
