@@ -77,6 +77,28 @@ export const trustProxy = z.string().transform((raw, ctx): boolean | number | st
   return entries
 })
 
+/** An http(s) URL; its text is never echoed, since a URL may carry a credential. */
+export const httpUrl = z.string().refine((raw) => {
+  try {
+    const u = new URL(raw)
+    return u.protocol === 'http:' || u.protocol === 'https:'
+  } catch {
+    return false
+  }
+}, 'must be an http:// or https:// URL')
+
+/** What Standard Webhooks specifies for a secret: `whsec_` and the base64 of 24 to 64 random bytes. */
+export const webhookSecret = z.string().refine((raw) => {
+  const base64 = raw.slice('whsec_'.length)
+  if (!raw.startsWith('whsec_') || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) return false
+  const bytes = Buffer.from(base64, 'base64').length
+  return bytes >= 24 && bytes <= 64
+}, 'must be whsec_ followed by the base64 of 24 to 64 random bytes')
+
+export const eventTypeList = list.pipe(
+  z.array(z.enum(['session.created', 'session.rotated', 'session.ended'], { error: 'each type must be session.created, session.rotated or session.ended' })).min(1)
+)
+
 export const origins = list.pipe(
   z.array(
     z.string().refine((o) => {

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { deepFreeze } from './freeze.js'
 import { compileGlobs } from './globs.js'
-import { apiKeyList, globList, hostPortList, indexEntryList, list, origins, port, positiveInt, seconds, trustProxy } from './config-values.js'
+import { apiKeyList, eventTypeList, globList, hostPortList, httpUrl, indexEntryList, list, origins, port, positiveInt, seconds, trustProxy, webhookSecret } from './config-values.js'
 import { isPlainEntry } from './store/index-entries.js'
-import { SYSTEM_ACTOR } from './store/events.js'
+import { SYSTEM_ACTOR, type EventType } from './store/events.js'
 import type { BackendSettings, EventSettings, RedisConnection } from './store/types.js'
 
 export type ApiKeyScope = 'service' | 'admin'
@@ -60,6 +60,19 @@ export interface Config {
   readonly trustProxy: boolean | number | readonly string[]
   readonly allowedOrigins: readonly string[]
   readonly events: EventSettings
+  /** null: WEBHOOK_URL is not set, nothing is POSTed. */
+  readonly webhook: WebhookConfig | null
+}
+
+/** Where and how lifecycle events are POSTed (docs/webhooks.md). */
+export interface WebhookConfig {
+  readonly url: string
+  /** `whsec_` + base64: signs every request; never logged. */
+  readonly secret: string
+  /** The types POSTed; the others are passed over. */
+  readonly events: readonly EventType[]
+  /** An event not delivered by this age (seconds since it was recorded) is dropped. */
+  readonly maxAgeSec: number
 }
 
 export class ConfigError extends Error {
@@ -110,7 +123,11 @@ const envSchema = z.object({
   ALLOWED_ORIGINS: origins.default([]),
   EVENTS: z.stringbool().default(false),
   EVENTS_RETENTION: seconds(86400),
-  EVENTS_EXPIRY_LAG: z.coerce.number().int().min(1).max(3600).default(5)
+  EVENTS_EXPIRY_LAG: z.coerce.number().int().min(1).max(3600).default(5),
+  WEBHOOK_URL: httpUrl.optional(),
+  WEBHOOK_SECRET: webhookSecret.optional(),
+  WEBHOOK_EVENTS: eventTypeList.default(['session.created', 'session.rotated', 'session.ended']),
+  WEBHOOK_MAX_AGE: seconds(86400)
 })
 
 type Env = z.output<typeof envSchema>
@@ -146,6 +163,13 @@ function crossFieldProblems(e: Env): string[] {
   if (e.COOKIE_SAMESITE === 'none') {
     if (e.ALLOWED_ORIGINS.length === 0) problems.push('ALLOWED_ORIGINS: required when COOKIE_SAMESITE=None')
     if (!e.COOKIE_SECURE) problems.push('COOKIE_SECURE: SameSite=None cookies must be Secure')
+  }
+  if (e.WEBHOOK_URL !== undefined) {
+    if (!e.EVENTS) problems.push('WEBHOOK_URL: requires EVENTS=true (webhooks deliver the lifecycle events)')
+    if (e.WEBHOOK_SECRET === undefined) problems.push('WEBHOOK_SECRET: required with WEBHOOK_URL (every request is signed)')
+    if (e.WEBHOOK_MAX_AGE > e.EVENTS_RETENTION) problems.push('WEBHOOK_MAX_AGE: must not exceed EVENTS_RETENTION, or events would be trimmed before they are delivered or dropped')
+  } else if (e.WEBHOOK_SECRET !== undefined) {
+    problems.push('WEBHOOK_SECRET: set without WEBHOOK_URL')
   }
   const isPublic = compileGlobs(e.PUBLIC_KEYS)
   // A collection entry describes content (a cart), never authority, so it may index a public key.
@@ -206,7 +230,11 @@ export function loadConfig(raw: NodeJS.ProcessEnv): Config {
     metricsPort: e.METRICS_PORT,
     trustProxy: e.TRUST_PROXY,
     allowedOrigins: e.ALLOWED_ORIGINS,
-    events: { enabled: e.EVENTS, retentionSec: e.EVENTS_RETENTION, expiryLagSec: e.EVENTS_EXPIRY_LAG }
+    events: { enabled: e.EVENTS, retentionSec: e.EVENTS_RETENTION, expiryLagSec: e.EVENTS_EXPIRY_LAG },
+    webhook:
+      e.WEBHOOK_URL === undefined || e.WEBHOOK_SECRET === undefined
+        ? null
+        : { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET, events: [...new Set(e.WEBHOOK_EVENTS)], maxAgeSec: e.WEBHOOK_MAX_AGE }
   })
 }
 

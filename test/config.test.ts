@@ -77,11 +77,11 @@ t.test('ENV_NAMES lists every variable the schema reads', async (t) => {
     'COOKIE_DOMAIN', 'COOKIE_SAMESITE', 'COOKIE_SECURE', 'COOKIE_PERSISTENT', 'API_KEYS', 'PUBLIC_KEYS', 'INDEXED_KEYS',
     'ALLOW_ANONYMOUS', 'MAX_VALUE_BYTES', 'MAX_KEYS', 'MAX_SESSION_BYTES', 'MAX_SESSIONS_PER_USER', 'MAX_INDEX_VALUES',
     'ANONYMOUS_RATE_LIMIT', 'METRICS_TOKEN', 'METRICS_PORT', 'TRUST_PROXY', 'ALLOWED_ORIGINS',
-    'EVENTS', 'EVENTS_RETENTION', 'EVENTS_EXPIRY_LAG'
+    'EVENTS', 'EVENTS_RETENTION', 'EVENTS_EXPIRY_LAG', 'WEBHOOK_URL', 'WEBHOOK_SECRET', 'WEBHOOK_EVENTS', 'WEBHOOK_MAX_AGE'
   ]) {
     t.ok(ENV_NAMES.includes(name), name)
   }
-  t.equal(ENV_NAMES.length, 41)
+  t.equal(ENV_NAMES.length, 45)
 })
 
 t.test('every variable parses into the config', async (t) => {
@@ -342,6 +342,41 @@ t.test('events: off by default; EVENTS, EVENTS_RETENTION and EVENTS_EXPIRY_LAG p
   refuses(t, { EVENTS_RETENTION: '0' }, 'EVENTS_RETENTION')
   refuses(t, { EVENTS_EXPIRY_LAG: '0' }, 'EVENTS_EXPIRY_LAG')
   refuses(t, { EVENTS_EXPIRY_LAG: '3601' }, 'EVENTS_EXPIRY_LAG')
+})
+
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
+const WEBHOOK: Env = { EVENTS: 'true', WEBHOOK_URL: 'https://hooks.example.com/sessiond?token=abc', WEBHOOK_SECRET }
+
+t.test('webhooks: off without WEBHOOK_URL; URL, secret, types and maximum age parse', async (t) => {
+  t.equal(loadConfig({}).webhook, null)
+  t.equal(loadConfig({ EVENTS: 'true', WEBHOOK_EVENTS: 'session.ended', WEBHOOK_MAX_AGE: '60' }).webhook, null, 'types and age alone configure nothing')
+  t.same(loadConfig(WEBHOOK).webhook, {
+    url: 'https://hooks.example.com/sessiond?token=abc',
+    secret: WEBHOOK_SECRET,
+    events: ['session.created', 'session.rotated', 'session.ended'],
+    maxAgeSec: 86400
+  }, 'every type and a day by default')
+  const chosen = loadConfig({ ...WEBHOOK, WEBHOOK_URL: 'http://127.0.0.1:8080/', WEBHOOK_EVENTS: ' session.ended, session.created,session.ended ', WEBHOOK_MAX_AGE: '600' }).webhook
+  t.same(chosen?.events, ['session.ended', 'session.created'], 'a list, each type once')
+  t.equal(chosen?.maxAgeSec, 600)
+})
+
+t.test('webhooks: an incomplete or malformed configuration stops the start with one line each, never the secret', async (t) => {
+  refuses(t, { ...WEBHOOK, EVENTS: 'false' }, 'WEBHOOK_URL', /requires EVENTS=true/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_SECRET: undefined }, 'WEBHOOK_SECRET', /required with WEBHOOK_URL/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_URL: undefined }, 'WEBHOOK_SECRET', /without WEBHOOK_URL/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_URL: 'ftp://hooks.example.com/' }, 'WEBHOOK_URL', /http/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_URL: 'hooks.example.com/x' }, 'WEBHOOK_URL', /http/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_EVENTS: 'session.created,session.touched' }, 'WEBHOOK_EVENTS', /session\.created, session\.rotated or session\.ended/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_MAX_AGE: '0' }, 'WEBHOOK_MAX_AGE')
+  refuses(t, { ...WEBHOOK, WEBHOOK_MAX_AGE: '7200', EVENTS_RETENTION: '3600' }, 'WEBHOOK_MAX_AGE', /EVENTS_RETENTION/)
+  t.equal(loadConfig({ ...WEBHOOK, WEBHOOK_MAX_AGE: '3600', EVENTS_RETENTION: '3600' }).webhook?.maxAgeSec, 3600, 'up to the retention')
+  for (const secret of ['0123456789abcdef0123456789abcdef', 'whsec_', `whsec_${Buffer.alloc(16).toString('base64')}`, `whsec_${Buffer.alloc(65).toString('base64')}`, 'whsec_not base64 at all!!!!!!!!!!!!!!', `${WEBHOOK_SECRET}=`]) {
+    const problems = refuses(t, { ...WEBHOOK, WEBHOOK_SECRET: secret }, 'WEBHOOK_SECRET', /whsec_ followed by the base64 of 24 to 64/)
+    t.ok(problems.every((p) => secret.length <= 'whsec_'.length || !p.includes(secret.slice('whsec_'.length))), 'the secret is not printed', { problems })
+  }
+  const url = 'https://user:pa55w0rd@hooks.example.com:99999/'
+  t.ok(refuses(t, { ...WEBHOOK, WEBHOOK_URL: url }, 'WEBHOOK_URL').every((p) => !p.includes('pa55w0rd')), 'nor a URL that may carry a credential')
 })
 
 t.test('an API key may not be named "system": events name expiry and eviction so', async (t) => {

@@ -447,7 +447,8 @@ t.test('.env.example: the commented-out examples are valid values', async (t) =>
   const sources = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES']
   for (const source of sources) {
     t.ok(commented[source] !== undefined, `${source} has an example`)
-    const env: Record<string, string> = { NODE_ENV: 'production' }
+    // EVENTS=true, which the commented-out WEBHOOK_URL needs, is not the default.
+    const env: Record<string, string> = { NODE_ENV: 'production', EVENTS: 'true' }
     for (const [k, v] of Object.entries(commented)) if (!sources.includes(k) || k === source) env[k] = v
     const config = loadConfig(env)
     t.equal(config.store.kind, 'redis', `with ${source}`)
