@@ -15,6 +15,7 @@ import metricsListener from './http/plugins/metrics-listener.js'
 import metrics from './http/plugins/metrics.js'
 import problems from './http/plugins/problems.js'
 import store from './http/plugins/store.js'
+import webhooks from './http/plugins/webhooks.js'
 import healthRoutes from './http/routes/health.js'
 import v1Routes from './http/routes/v1.js'
 import { serverOptions } from './http/server-options.js'
@@ -45,6 +46,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await app.register(csrf)
   await app.register(credentials)
   await app.register(problems)
+  // After the store's and the log's: it stops delivering on close before either closes.
+  await app.register(webhooks)
 
   await app.register(metricsListener)
   await app.register(healthRoutes)
