@@ -23,6 +23,7 @@ import { loadConfig } from '../src/config.js'
 import { ERROR_STATUS } from '../src/errors.js'
 import { createStore } from '../src/store/index.js'
 import { ADMIN_KEY, BASE_ENV, SERVICE_KEY } from './helpers/app.js'
+import { startReceiver, until } from './helpers/receiver.js'
 
 // ------------------------------------------------------------ the document
 
@@ -609,6 +610,26 @@ t.test('a documented path asked with a method it does not list is 405, with the 
       [],
       `${where} → 405 agrees with #/components/responses/MethodNotAllowed`
     )
+  }
+})
+
+t.test('a webhook request matches the document\'s webhooks section', async (t) => {
+  const receiver = await startReceiver(t)
+  const app = await buildApp(loadConfig({ ...ENV, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 9).toString('base64')}` }))
+  t.teardown(() => app.close())
+  await app.ready()
+  const { token } = await create(t, app)
+  await app.inject({ method: 'DELETE', url: '/v1/session', headers: cookie(token) })
+  await until(() => receiver.received.length === 2, 'the created and ended events')
+  const at = '#/webhooks/sessionEvent/post'
+  const operation = deref(objectAt(objectAt(objectAt(doc.webhooks).sessionEvent).post), at).node
+  const headers = arrayAt(operation.parameters).map((p, i) => deref(p, `${at}/parameters/${i}`))
+  t.strictSame(headers.map((h) => [h.node.in, h.node.name, h.node.required]), [['header', 'webhook-id', true], ['header', 'webhook-timestamp', true], ['header', 'webhook-signature', true]])
+  for (const request of receiver.received) {
+    t.strictSame([
+      ...schemaProblems(`${at}/requestBody/content/application~1json/schema`, JSON.parse(request.body), 'body'),
+      ...headers.flatMap((h) => schemaProblems(`${h.pointer}/schema`, request.headers[String(h.node.name)], `header ${String(h.node.name)}`))
+    ], [], `${request.event.type}: the request agrees with openapi.yaml`)
   }
 })
 
