@@ -29,6 +29,8 @@ export interface Receiver {
   /** Requests open now, and the most that were open at once. */
   open(): number
   maxOpen(): number
+  /** Answers every hanging request with `status` now. */
+  release(status: number): void
   /** The port refuses connections until up(). */
   down(): Promise<void>
   up(): Promise<void>
@@ -46,7 +48,7 @@ export async function until(done: () => boolean | Promise<boolean>, what: string
 export async function startReceiver(t: Test, answer: Answer = () => 204): Promise<Receiver> {
   const received: Received[] = []
   const attempts = new Map<string, number>()
-  const hanging = new Set<ServerResponse>()
+  const hanging = new Map<ServerResponse, Received>()
   let open = 0
   let maxOpen = 0
   const server = createServer((req, res) => {
@@ -66,7 +68,7 @@ export async function startReceiver(t: Test, answer: Answer = () => 204): Promis
       attempts.set(request.event.id, attempt)
       const status = receiver.answer(request, attempt)
       if (status === 'hang') {
-        hanging.add(res)
+        hanging.set(res, request)
         return
       }
       request.status = status
@@ -83,7 +85,7 @@ export async function startReceiver(t: Test, answer: Answer = () => 204): Promis
     })
   const close = (): Promise<void> =>
     new Promise((resolve) => {
-      for (const res of hanging) res.destroy()
+      for (const res of hanging.keys()) res.destroy()
       server.closeAllConnections()
       server.close(() => resolve())
     })
@@ -94,6 +96,12 @@ export async function startReceiver(t: Test, answer: Answer = () => 204): Promis
     answer,
     open: () => open,
     maxOpen: () => maxOpen,
+    release(status) {
+      for (const [res, request] of hanging) {
+        request.status = status
+        res.writeHead(status).end()
+      }
+    },
     down: close,
     async up() {
       await listen(port)

@@ -93,7 +93,8 @@ export function deliveryCases(t: Test, storeEnv: StoreEnv): void {
       t.throws(() => verifier.verify(r.body.replace('"ann"', '"bob"'), r.headers as Record<string, string>), 'a changed body does not verify')
     }
     t.throws(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(receiver.received[0]?.body ?? '', receiver.received[0]?.headers as Record<string, string>), 'nor another secret')
-    t.equal(await metric(app, 'sessiond_webhook_deliveries_total{outcome="delivered"}'), 3)
+    // The receiver has answered; the deliverer counts once it has read the answer.
+    await until(async () => (await metric(app, 'sessiond_webhook_deliveries_total{outcome="delivered"}')) === 3, 'three counted deliveries')
     t.equal(await metric(app, 'sessiond_webhook_deliveries_total{outcome="retried"}'), 0)
     t.equal(await metric(app, 'sessiond_webhook_delivery_latency_seconds_count'), 3)
     await until(async () => (await metric(app, 'sessiond_webhook_oldest_undelivered_seconds')) === undefined, 'nothing left undelivered')
@@ -120,8 +121,8 @@ export function deliveryCases(t: Test, storeEnv: StoreEnv): void {
     const verifier = new Webhook(SECRET)
     for (const r of receiver.received) verifier.verify(r.body, r.headers as Record<string, string>)
     t.pass('every attempt verifies')
+    await until(async () => (await metric(app, 'sessiond_webhook_deliveries_total{outcome="delivered"}')) === 1, 'the counted delivery')
     t.equal(await metric(app, 'sessiond_webhook_deliveries_total{outcome="retried"}'), 2)
-    t.equal(await metric(app, 'sessiond_webhook_deliveries_total{outcome="delivered"}'), 1)
     await until(async () => (await metric(app, 'sessiond_webhook_oldest_undelivered_seconds')) === undefined, 'the gauge gone once delivered')
   })
 
