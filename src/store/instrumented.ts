@@ -53,7 +53,7 @@ export function instrumentStore(store: Store, registry: Registry, instrument: In
   const rotated = new Counter({ name: 'sessiond_sessions_rotated_total', help: 'Sessions rotated to a new token.', registers })
   const recorded = new Counter({
     name: 'sessiond_events_recorded_total',
-    help: 'Lifecycle events recorded by this instance\'s requests and sweeps, by type and reason (an expiry a request comes across in passing is not counted).',
+    help: 'Lifecycle events recorded by this instance\'s requests and sweeps, by type and reason (an expiry a request comes across in passing and MAX_SESSIONS_PER_USER evictions are not counted).',
     labelNames: ['type', 'reason'] as const,
     registers
   })
