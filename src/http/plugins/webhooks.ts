@@ -22,11 +22,13 @@ declare module 'fastify' {
 export default fp(
   async (app) => {
     const webhook = app.config.webhook
-    const deliveries = app.store.deliveries
-    if (webhook === null || deliveries === null) {
+    if (webhook === null) {
       app.decorate('webhooks', null)
       return
     }
+    const deliveries = app.store.deliveries
+    // WEBHOOK_URL needs EVENTS=true, with which every backend keeps delivery state: this is a backend without it.
+    if (deliveries === null) throw new Error(`the ${app.store.kind} store keeps no webhook delivery state`)
     const deliverer = createDeliverer({
       deliveries,
       webhook,
