@@ -18,6 +18,8 @@ export interface SessiondProcess {
   readonly url: string
   /** The development admin key it printed at start-up. */
   readonly adminKey: string
+  /** SIGKILL, no shutdown: resolves once it has exited. */
+  kill(): Promise<void>
 }
 
 export async function startSessiond(t: Test, env: Record<string, string> = {}): Promise<SessiondProcess> {
@@ -31,6 +33,7 @@ export async function startSessiond(t: Test, env: Record<string, string> = {}): 
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGTERM')
   })
+  const exited = new Promise<void>((done) => child.once('exit', () => done()))
   let stdout = ''
   let stderr = ''
   return new Promise<SessiondProcess>((resolve, reject) => {
@@ -40,7 +43,15 @@ export async function startSessiond(t: Test, env: Record<string, string> = {}): 
     const settle = (): void => {
       if (adminKey === undefined || url === undefined) return
       clearTimeout(timer)
-      resolve({ url, adminKey })
+      resolve({
+        url,
+        adminKey,
+        kill() {
+          if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+          child.kill('SIGKILL')
+          return exited
+        }
+      })
     }
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
