@@ -71,6 +71,4 @@ export interface Backend extends Omit<
   readShardEvents(positions: readonly (EventId | null)[], limit: number): Promise<StoredEvent[][]>
   /** Per shard, the id of its newest event (null: none). */
   eventHeads(): Promise<(EventId | null)[]>
-  /** Ends every expired session, recording their events: what the sweep timer runs. */
-  sweepExpired(): Promise<void>
 }

@@ -51,6 +51,7 @@ export function checkedStore(backend: Backend, options: StoreOptions): Store {
   return {
     kind: backend.kind,
     deliveries: backend.deliveries,
+    sweepExpired: () => backend.sweepExpired(),
 
     async create(input, change) {
       const { handle, userId, idleTtlMs, absoluteTtlMs, ip } = input

@@ -16,10 +16,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   return checkedStore(createRedisBackend(options), options)
 }
 
-/** The sweep runs twice per EVENTS_EXPIRY_LAG, so that an expiry is announced within it even when a sweep is slow. */
-export function eventOptions(events: EventSettings): EventOptions {
-  return { retentionMs: events.retentionSec * 1000, sweepIntervalMs: (events.expiryLagSec * 1000) / 2 }
-}
+export const eventOptions = (events: EventSettings): EventOptions => ({ retentionMs: events.retentionSec * 1000 })
 
 function storeOptions(settings: StoreSettings, clock?: () => number): StoreOptions {
   return {

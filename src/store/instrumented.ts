@@ -53,13 +53,24 @@ export function instrumentStore(store: Store, registry: Registry, instrument: In
   const rotated = new Counter({ name: 'sessiond_sessions_rotated_total', help: 'Sessions rotated to a new token.', registers })
   const recorded = new Counter({
     name: 'sessiond_events_recorded_total',
-    help: 'Lifecycle events recorded by this instance\'s requests, by type and reason (an expiry announced by a sweep or in passing is not counted).',
+    help: 'Lifecycle events recorded by this instance\'s requests and sweeps, by type and reason (an expiry a request comes across in passing and MAX_SESSIONS_PER_USER evictions are not counted).',
     labelNames: ['type', 'reason'] as const,
     registers
   })
   const record = (type: 'created' | 'rotated' | 'ended', reason: string, n = 1): void => {
     if (instrument.events && n > 0) recorded.inc({ type: `session.${type}`, reason }, n)
   }
+  const sweepDuration = new Histogram({
+    name: 'sessiond_events_sweep_duration_seconds',
+    help: 'Duration of this instance\'s sweeps of expired sessions (EVENTS=true), failed ones included.',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10],
+    registers
+  })
+  const trimmed = new Counter({
+    name: 'sessiond_events_trimmed_total',
+    help: 'Events this instance\'s sweeps trimmed as older than EVENTS_RETENTION.',
+    registers
+  })
   const logoutAll = new Counter({ name: 'sessiond_logout_all_total', help: 'Log-out-everywhere calls (admin or a user\'s own devices).', registers })
   new Gauge({
     name: 'sessiond_sessions_live',
@@ -136,6 +147,17 @@ export function instrumentStore(store: Store, registry: Registry, instrument: In
     },
     countSessions: (byKey) => timed('countSessions', () => store.countSessions(byKey)),
     readEvents: (after, limit) => timed('readEvents', () => store.readEvents(after, limit)),
+    async sweepExpired() {
+      const end = sweepDuration.startTimer()
+      try {
+        const outcome = await timed('sweepExpired', () => store.sweepExpired())
+        record('ended', 'expired', outcome.expired)
+        trimmed.inc(outcome.trimmed)
+        return outcome
+      } finally {
+        end()
+      }
+    },
     ping: () => timed('ping', () => store.ping()),
     close: () => store.close()
   }

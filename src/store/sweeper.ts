@@ -9,7 +9,10 @@ export interface Sweeper {
   stop(): void
 }
 
-export function startSweeper(sweep: () => Promise<void>, intervalMs: number): Sweeper {
+/** Twice per EVENTS_EXPIRY_LAG, so that an expiry is announced within it even when a sweep is slow. */
+export const sweepIntervalMs = (expiryLagSec: number): number => (expiryLagSec * 1000) / 2
+
+export function startSweeper(sweep: () => Promise<unknown>, intervalMs: number): Sweeper {
   let timer: NodeJS.Timeout | null = null
   let stopped = false
   const schedule = (): void => {

@@ -79,10 +79,14 @@ export interface StoreOptions {
 }
 
 export interface EventOptions {
-  /** EVENTS_RETENTION: events are kept at least this long. */
+  /** EVENTS_RETENTION: events are kept at least this long, and trimmed by the sweep after. */
   readonly retentionMs: number
-  /** How often the backend ends expired sessions while nothing touches it, so that each expiry is announced within EVENTS_EXPIRY_LAG. */
-  readonly sweepIntervalMs: number
+}
+
+/** What one sweep did: sessions it ended as expired, events it trimmed. */
+export interface SweepOutcome {
+  readonly expired: number
+  readonly trimmed: number
 }
 
 /** Who made a change, for its events: an API key's name, `self` (a session's own credential) or `system` (the default). */
@@ -214,6 +218,13 @@ export interface Store {
    * Without events every log is empty.
    */
   readEvents(after: string | null, limit: number): Promise<EventPage>
+
+  /**
+   * Ends every expired session, announcing each with events on, and trims
+   * the events older than the retention: what the service's sweep timer runs
+   * (src/store/sweeper.ts), on any number of instances at once.
+   */
+  sweepExpired(): Promise<SweepOutcome>
 
   /** Webhook delivery state shared by every instance (deliveries.ts); null without events. */
   readonly deliveries: Deliveries | null

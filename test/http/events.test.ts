@@ -7,6 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { admin, createSession, forEachBackend, service } from '../helpers/app.js'
 import { fakeClock } from '../helpers/clock.js'
+import { HEARTBEAT_MS } from '../../src/http/routes/events.js'
 
 interface EventJson {
   id: string
@@ -183,6 +184,20 @@ forEachBackend(t, async (t, h) => {
     t.strictSame(eventIds(again.frames), eventIds(frames.slice(1)), 'Last-Event-ID wins over after')
     const bad = await app.inject({ method: 'GET', url: '/v1/events', headers: { ...admin, accept: 'text/event-stream', 'last-event-id': 'nope' } })
     t.equal(bad.statusCode, 400, 'a bad Last-Event-ID is a problem before any stream')
+  })
+})
+
+forEachBackend(t, async (t, h) => {
+  t.test('a silent stream gets a comment line after HEARTBEAT_MS (15 s), so proxies keep it open', async (t) => {
+    const app = await h.build(t, EVENTS_ON)
+    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    const stream = await openStream(address, '?after=now')
+    const comments = (): Record<string, string>[] => stream.frames.filter((f) => f[''] !== undefined)
+    // Waited for with a deadline well past the interval; the assertion is on what came, not on when.
+    for (let tries = 0; tries < 100 && comments().length === 0; tries++) await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS / 50))
+    await stream.close()
+    t.strictSame(comments(), [{ '': 'keep-alive' }], 'one comment line: `: keep-alive`')
+    t.strictSame(stream.frames.filter((f) => f['event'] !== undefined), [], 'and no event')
   })
 })
 

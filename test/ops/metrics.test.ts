@@ -12,6 +12,7 @@ import t from 'tap'
 import { buildApp, listen } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createStore } from '../../src/store/index.js'
+import { fakeClock } from '../helpers/clock.js'
 import { BASE_ENV, admin, createSession, forEachBackend, service } from '../helpers/app.js'
 import { client, codeOf } from './http.js'
 
@@ -285,5 +286,24 @@ forEachBackend(t, async (t, h) => {
     const off = await h.build(t)
     await createSession(off)
     t.equal(valueOf(await scrape(off), 'sessiond_events_recorded_total', { type: 'session.created' }), undefined, 'nothing without events')
+  })
+
+  t.test('the sweep timer: its runs timed, the expiries it announces and the events it trims counted', async (t) => {
+    const clock = fakeClock()
+    const app = await h.build(t, { EVENTS: 'true', EVENTS_EXPIRY_LAG: '1', EVENTS_RETENTION: '60', SESSION_IDLE_TTL: '10', TOUCH_INTERVAL: '1' }, { clock: clock.now })
+    await createSession(app)
+    clock.advance(61_000)
+    // The timer runs every 500 ms on the real clock; waited for with a deadline, not timed, and without
+    // scraping meanwhile, since the live-sessions gauge would count (and so end) the expired session first.
+    const trimmed = app.metrics.getSingleMetric('sessiond_events_trimmed_total')
+    for (let tries = 0; tries < 100 && ((await trimmed?.get())?.values[0]?.value ?? 0) === 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const m = await scrape(app)
+    t.equal(valueOf(m, 'sessiond_events_recorded_total', { type: 'session.ended', reason: 'expired' }), 1, 'the expiry the sweep announced')
+    t.equal(valueOf(m, 'sessiond_events_trimmed_total'), 1, 'the created event, older than EVENTS_RETENTION, trimmed')
+    t.ok((valueOf(m, 'sessiond_events_sweep_duration_seconds_count') ?? 0) >= 1, 'each run timed')
+    const off = await h.build(t)
+    t.equal(valueOf(await scrape(off), 'sessiond_events_sweep_duration_seconds_count'), 0, 'no sweep runs without events')
   })
 })

@@ -11,8 +11,10 @@ import { Redis } from 'ioredis'
 import { createRedisStore } from '../../src/store/index.js'
 import type { LifecycleEvent } from '../../src/store/events.js'
 import type { RedisStoreOptions } from '../../src/store/redis/index.js'
+import { startSweeper, sweepIntervalMs } from '../../src/store/sweeper.js'
 import type { Store } from '../../src/store/types.js'
 import { SHARDS, newTokenInShard, shardOf } from '../../src/tokens.js'
+import { fakeClock } from '../helpers/clock.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { DEFAULT_LIMITS, sessionInput } from '../helpers/store.js'
 
@@ -36,7 +38,7 @@ function makeStore(keyPrefix: string, overrides: Partial<RedisStoreOptions> = {}
     keyPrefix,
     commandTimeoutMs: 2000,
     waitReplicas: 0,
-    events: { retentionMs: 3_600_000, sweepIntervalMs: LAG_MS / 2 },
+    events: { retentionMs: 3_600_000 },
     ...overrides
   })
   stores.push(store)
@@ -48,6 +50,9 @@ const keysOf = (prefix: string): Promise<string[]> => admin.keys(`${prefix}*`)
 t.test('two instances and no traffic: an idle session\'s expiry is announced once, within the lag', async (t) => {
   const one = makeStore('two:')
   const other = makeStore('two:')
+  // As the service runs it (src/http/plugins/store.ts): each instance sweeps on its own timer.
+  const sweepers = [one, other].map((store) => startSweeper(() => store.sweepExpired(), sweepIntervalMs(LAG_MS / 1000)))
+  t.teardown(() => sweepers.forEach((sweeper) => sweeper.stop()))
   const start = await one.readEvents('now', 10)
   const sessions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? one : other).create(sessionInput({ idleTtlMs: 300 }))))
   const expiresAt = Math.max(...sessions.map((s) => s.expiresAt))
@@ -81,6 +86,21 @@ t.test('streams carry the shard hash tag; events off: no stream key at all', asy
   t.strictSame(offKeys.filter((key) => !key.includes(':r:')), [], 'without events only the rotation tombstone is left')
   t.strictSame(await Promise.all(offKeys.map((key) => admin.type(key))), ['string'], 'no stream')
   t.strictSame((await off.readEvents(null, 10)).events, [], 'and nothing is read')
+})
+
+t.test('the sweep trims a shard\'s events past the retention without blocking: whole stream nodes, the rest kept and readable', async (t) => {
+  const clock = fakeClock()
+  const store = makeStore('trim:', { clock: clock.now, events: { retentionMs: 60_000 } })
+  const shard = SHARDS[0] ?? ''
+  for (let i = 0; i < 250; i++) await store.create(sessionInput({ handle: newTokenInShard(shard).handle }))
+  const stream = `trim:{${shard}}:events`
+  t.equal(await admin.xlen(stream), 250, 'one created event per session')
+  t.strictSame(await store.sweepExpired(), { expired: 0, trimmed: 0 }, 'nothing older than the retention yet')
+  clock.advance(61_000)
+  const { trimmed } = await store.sweepExpired()
+  t.ok(trimmed > 0, `the sweep trimmed ${trimmed} of the 250`)
+  t.equal(await admin.xlen(stream), 250 - trimmed, 'exactly those are gone from the stream')
+  t.equal((await store.readEvents(null, 1000)).events.length, 250 - trimmed, 'and the rest is still read from the oldest kept')
 })
 
 t.test('a Redis restart with AOF keeps the events and their cursors', async (t) => {

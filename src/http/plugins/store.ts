@@ -10,6 +10,7 @@ import fp from 'fastify-plugin'
 import { storeOutages, type StoreOutages } from '../../log/store-outages.js'
 import { createStore } from '../../store/index.js'
 import { instrumentStore } from '../../store/instrumented.js'
+import { startSweeper, sweepIntervalMs } from '../../store/sweeper.js'
 import type { Store } from '../../store/types.js'
 
 declare module 'fastify' {
@@ -38,6 +39,11 @@ export default fp<StorePluginOptions>(
     app.decorate('clock', options.clock ?? Date.now)
     app.decorate('storeOutages', outages)
     if (options.store === undefined) app.addHook('onClose', async () => store.close())
+    if (app.config.events.enabled) {
+      const sweeper = startSweeper(() => store.sweepExpired(), sweepIntervalMs(app.config.events.expiryLagSec))
+      // Added after the store's: it stops before the store closes.
+      app.addHook('onClose', async () => sweeper.stop())
+    }
     // Added after the store's: onClose hooks run last-added first, so nothing failing as the store closes reads as an outage.
     app.addHook('onClose', async () => outages.close())
     app.addHook('onListen', async () => {

@@ -1,7 +1,7 @@
 /**
  * The memory backend's lifecycle events: one log per shard, as the Redis
  * backend keeps one stream per shard, with the same ids (events.ts
- * nextEventId), trimmed by the retention whenever an event is recorded.
+ * nextEventId), trimmed by the retention when the store is swept.
  */
 import { SHARDS, shardOf } from '../../tokens.js'
 import { compareIds, nextEventId, type EventId, type StoredEvent } from '../events.js'
@@ -12,6 +12,8 @@ export type NewEvent = Omit<StoredEvent, 'id'>
 export interface EventLog {
   /** Appends the event to its session's shard at `now`. */
   record(now: number, event: NewEvent): void
+  /** Drops the events older than the retention at `now`; resolves to how many. */
+  trim(now: number): number
   /** Up to `limit` events of each shard after its position. */
   after(positions: readonly (EventId | null)[], limit: number): StoredEvent[][]
   /** Up to `limit` events of one shard (a SHARDS position) after `position`. */
@@ -49,9 +51,16 @@ export function createEventLog(retentionMs: number): EventLog {
   return {
     record(now, event) {
       const log = logOf(shardOf(event.handle))
-      const expired = firstAfter(log, { ms: now - retentionMs, seq: -1 })
-      if (expired > 0) log.splice(0, expired)
       log.push({ id: nextEventId(log.at(-1)?.id ?? null, now), ...event })
+    },
+    trim(now) {
+      let trimmed = 0
+      for (const log of shards.values()) {
+        const expired = firstAfter(log, { ms: now - retentionMs, seq: -1 })
+        log.splice(0, expired)
+        trimmed += expired
+      }
+      return trimmed
     },
     after: (positions, limit) => SHARDS.map((_, shard) => inShard(shard, positions[shard] ?? null, limit)),
     inShard,

@@ -24,7 +24,7 @@ import { createIndexes } from './indexes.js'
 import { createSessionTable } from './table.js'
 
 export interface MemoryStoreOptions extends StoreOptions {
-  /** How often expired sessions and tombstones are dropped while nothing touches the store. */
+  /** Without events, how often expired sessions and tombstones are dropped while nothing touches the store (with events, the service's sweep does it). */
   readonly sweepIntervalMs?: number
 }
 
@@ -63,15 +63,17 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
       ...event
     })
   }
+  /** Sessions ended as expired so far, whichever step ended them: a sweep reports the ones its step ended. */
+  let expiries = 0
   const table = createSessionTable(indexes, (entry, { actor, reason }, now) => {
+    if (reason === 'expired') expiries++
     record(entry, now, { type: 'session.ended', actor, reason })
   })
   let closed = false
 
-  // With events, often enough that an expiry is announced within the lag; without, only to free memory.
-  const sweepEvery = options.events?.sweepIntervalMs ?? options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
-  const sweep = setInterval(() => { table.settle(clock()) }, sweepEvery)
-  sweep.unref()
+  // Only to free memory: with events, expiries are announced by the service's sweep (Store.sweepExpired).
+  const sweep = log === null ? setInterval(() => table.settle(clock()), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS) : undefined
+  sweep?.unref()
 
   /** Runs one operation to completion: atomic, and a throw becomes a rejection. */
   function atomically<T>(operation: (now: number) => T): Promise<T> {
@@ -240,7 +242,13 @@ export function createMemoryBackend(options: MemoryStoreOptions): MemoryBackend 
 
     eventHeads: () => atomically(() => log?.heads() ?? SHARDS.map(() => null)),
 
-    sweepExpired: () => atomically((now) => { table.settle(now) }),
+    sweepExpired: () => {
+      const before = expiries
+      return atomically((now) => {
+        table.settle(now)
+        return { expired: expiries - before, trimmed: log?.trim(now) ?? 0 }
+      })
+    },
 
     deliveries: log === null ? null : createMemoryDeliveries(log, atomically),
 

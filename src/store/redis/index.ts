@@ -13,8 +13,7 @@ import { shardOf } from '../../tokens.js'
 import type { Backend, EncodedBatch } from '../backend.js'
 import { byPair } from '../index-entries.js'
 import { initialMeta, parseStoredValue } from '../rules.js'
-import { startSweeper } from '../sweeper.js'
-import { ROTATION_GRACE_MS, type RedisConnection, type SessionData, type StoreOptions, type WriteOptions } from '../types.js'
+import { ROTATION_GRACE_MS, type RedisConnection, type SessionData, type StoreOptions, type SweepOutcome, type WriteOptions } from '../types.js'
 import { closeClient, createRedisClient, readinessGate, storeError } from './client.js'
 import { writeDeadlines } from './deadlines.js'
 import { createRedisDeliveries } from './deliveries.js'
@@ -64,8 +63,17 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
   const events = options.events === undefined ? '' : opt(options.events.retentionMs)
 
   /** sweep.lua over every shard, in chunks until no expired session is left. */
-  const sweepExpired = (): Promise<void> => shards.inChunks('sweep', () => [prefix, clock(), events, CHUNK], (reply) => num(list(reply)[1]) !== 0)
-  const sweeper = options.events === undefined ? null : startSweeper(sweepExpired, options.events.sweepIntervalMs)
+  async function sweepExpired(): Promise<SweepOutcome> {
+    let expired = 0
+    let trimmed = 0
+    await shards.inChunks('sweep', () => [prefix, clock(), events, CHUNK], (reply) => {
+      const [, more, ended, dropped] = list(reply)
+      expired += num(ended)
+      trimmed += num(dropped)
+      return num(more) !== 0
+    })
+    return { expired, trimmed }
+  }
 
   /** write.lua, for setKey, deleteKey and patch: the batch applied at once, replying with the new version or the whole session. */
   async function write(handle: string, batch: EncodedBatch, options: WriteOptions, reply: 'version' | 'record'): Promise<unknown[]> {
@@ -242,7 +250,6 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
     },
 
     close() {
-      sweeper?.stop()
       deadlines.close()
       return closeClient(client, commandTimeoutMs)
     }

@@ -41,7 +41,7 @@ function otherShardHandle(handle: string): string {
 
 export const eventTests: Cases = (t, setup) => {
   t.test('create, rotate and destroy each record one event with the actor, the plain indexed values and no data', async (t) => {
-    const { store, clock } = await setup({ events: {}, indexedKeys: ['tenant', 'tags[]'] })
+    const { store, clock } = await setup({ events: true, indexedKeys: ['tenant', 'tags[]'] })
     const start = await store.readEvents('now', 10)
     t.strictSame(start.events, [], 'now: nothing yet')
     const handle = newHandle()
@@ -67,7 +67,7 @@ export const eventTests: Cases = (t, setup) => {
   })
 
   t.test('reads, writes, touches, listings and counts record nothing', async (t) => {
-    const { store, create, clock } = await setup({ events: {}, indexedKeys: ['tenant'] })
+    const { store, create, clock } = await setup({ events: true, indexedKeys: ['tenant'] })
     const session = await create({ userId: 'u', data: { tenant: 't1' } })
     const { cursor } = await readAll(store, null)
     clock.advance(1000)
@@ -97,7 +97,7 @@ export const eventTests: Cases = (t, setup) => {
   })
 
   t.test('logout-all of 3 sessions: exactly 3 ended events, revoked by the admin key; the excepted one stays', async (t) => {
-    const { store, create } = await setup({ events: {} })
+    const { store, create } = await setup({ events: true })
     const sessions = await Promise.all([1, 2, 3, 4].map(() => create({ userId: 'user-9' })))
     const kept = sessions[3]?.handle ?? ''
     const { cursor } = await readAll(store, null)
@@ -112,7 +112,7 @@ export const eventTests: Cases = (t, setup) => {
   })
 
   t.test('a tenant revoked, a logout, an eviction: each with its reason and actor', async (t) => {
-    const { store, create, clock } = await setup({ events: {}, indexedKeys: ['tenant'], limits: { maxSessionsPerUser: 1 } })
+    const { store, create, clock } = await setup({ events: true, indexedKeys: ['tenant'], limits: { maxSessionsPerUser: 1 } })
     const tenant = await Promise.all([1, 2].map(() => create({ data: { tenant: 'acme' } })))
     const own = await create()
     const first = await create({ userId: 'solo' })
@@ -137,7 +137,7 @@ export const eventTests: Cases = (t, setup) => {
   })
 
   t.test('an expired session is announced once as expired by the system, whichever call ends it', async (t) => {
-    const { store, create, clock } = await setup({ events: {} })
+    const { store, create, clock } = await setup({ events: true })
     const counted = await create({ idleTtlMs: 1000, userId: 'x' })
     const revoked = await create({ idleTtlMs: 1000, userId: 'x' })
     const destroyed = await create({ idleTtlMs: 1000 })
@@ -163,23 +163,29 @@ export const eventTests: Cases = (t, setup) => {
     t.strictSame(events.filter((e) => e.reason !== 'expired').map((e) => [e.handle, e.reason, e.actor]), [[live.handle, 'revoked', 'admin']], 'the live one revoked')
   })
 
-  t.test('the sweep announces an expiry with no other call', async (t) => {
-    const { store, create, clock } = await setup({ events: { sweepIntervalMs: 25 } })
+  t.test('the sweep announces each expiry once, says how many it ended, and trims events past the retention', async (t) => {
+    const { store, create, clock } = await setup({ events: true })
+    const old = await create({ idleTtlMs: 2 * EVENT_RETENTION_MS, absoluteTtlMs: 2 * EVENT_RETENTION_MS })
+    clock.advance(EVENT_RETENTION_MS / 2)
     const session = await create({ idleTtlMs: 1000 })
     const { cursor } = await readAll(store, null)
     clock.advance(1500)
-    let events: readonly LifecycleEvent[] = []
-    for (let tries = 0; tries < 400 && events.length === 0; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 25))
-      events = (await store.readEvents(cursor, 10)).events
-    }
-    t.strictSame(events.map((e) => [e.handle, e.reason]), [[session.handle, 'expired']], 'announced by the sweep')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    t.strictSame((await readAll(store, cursor)).events.length, 1, 'and only once')
+    t.strictSame(await store.sweepExpired(), { expired: 1, trimmed: 0 }, 'one expiry, nothing old enough to trim')
+    const { events } = await readAll(store, cursor)
+    t.strictSame(events.map((e) => [e.handle, e.reason, e.actor]), [[session.handle, 'expired', 'system']], 'announced by the sweep')
+    t.strictSame(await store.sweepExpired(), { expired: 0, trimmed: 0 }, 'a second sweep finds nothing')
+    t.strictSame((await readAll(store, cursor)).events.length, 1, 'and announces nothing again')
+    clock.advance(EVENT_RETENTION_MS / 2)
+    await store.destroy(old.handle)
+    const { trimmed } = await store.sweepExpired()
+    t.ok(trimmed <= 1, 'at most the one event older than the retention is trimmed')
+    const kept = (await readAll(store, null)).events
+    t.ok(kept.some((e) => e.handle === old.handle && e.type === 'session.ended'), 'what is within the retention is kept')
+    t.equal(kept.length, 4 - trimmed, 'of the four events, exactly what was trimmed is gone')
   })
 
   t.test('a logout racing a logout-all racing an expiry ends each session exactly once', async (t) => {
-    const { store, create, clock } = await setup({ events: {} })
+    const { store, create, clock } = await setup({ events: true })
     const short = await Promise.all(Array.from({ length: 6 }, () => create({ userId: 'race', idleTtlMs: 1000 })))
     const long = await Promise.all(Array.from({ length: 6 }, () => create({ userId: 'race' })))
     const all = [...short, ...long]
@@ -202,7 +208,7 @@ export const eventTests: Cases = (t, setup) => {
   // Events that arrive between pages may sort before ones already read (same
   // time, lower shard): the cursor promises each exactly once, not one order.
   t.test('paging with small limits while events keep arriving misses and repeats nothing; every cursor resumes the rest', async (t) => {
-    const { store, create, clock } = await setup({ events: {} })
+    const { store, create, clock } = await setup({ events: true })
     const first = await create()
     await create({ handle: otherShardHandle(first.handle) })
     const seen: LifecycleEvent[] = []
@@ -239,7 +245,7 @@ export const eventTests: Cases = (t, setup) => {
   })
 
   t.test('a page whose events sit mostly in one shard is complete and in order', async (t) => {
-    const { store, create, clock } = await setup({ events: {} })
+    const { store, create, clock } = await setup({ events: true })
     const first = await create()
     const crowded: string[] = [first.handle]
     for (let i = 0; i < 29; i++) {
@@ -255,7 +261,7 @@ export const eventTests: Cases = (t, setup) => {
   })
 
   t.test('now reads only new events; a malformed cursor or limit is validation_failed; an old one events_expired', async (t) => {
-    const { store, create, clock } = await setup({ events: {} })
+    const { store, create, clock } = await setup({ events: true })
     await create()
     const now = await store.readEvents('now', 10)
     t.strictSame(now.events, [], 'now: not the earlier event')

@@ -17,8 +17,8 @@ export interface FixtureOptions {
   readonly limits?: Partial<StoreLimits>
   readonly indexedKeys?: readonly string[]
   readonly touchIntervalMs?: number
-  /** Record lifecycle events, kept EVENT_RETENTION_MS, the sweep running this often (default: hourly, so that a case drives it). */
-  readonly events?: { readonly sweepIntervalMs?: number }
+  /** Record lifecycle events, kept EVENT_RETENTION_MS; a case sweeps by calling sweepExpired. */
+  readonly events?: boolean
 }
 
 /** The event retention of a fixture with events. */
@@ -48,9 +48,7 @@ export function setupFor(makeStore: MakeStore): Setup {
       indexedKeys: options.indexedKeys ?? [],
       touchIntervalMs: options.touchIntervalMs ?? 0,
       clock: clock.now,
-      ...(options.events === undefined
-        ? {}
-        : { events: { retentionMs: EVENT_RETENTION_MS, sweepIntervalMs: options.events.sweepIntervalMs ?? 3_600_000 } })
+      ...(options.events === true ? { events: { retentionMs: EVENT_RETENTION_MS } } : {})
     })
     return {
       store,

@@ -235,8 +235,8 @@ local function lastStreamId(key)
   return nil
 end
 
--- Appends an event to the shard's stream `SP events`, trimming what is older
--- than the retention without blocking (MINID ~). Its id is `now`, or one past
+-- Appends an event to the shard's stream `SP events` (sweep.lua trims it by
+-- the retention). Its id is `now`, or one past
 -- the shard's last when that is not earlier (events.ts nextEventId).
 -- kind: 'c' created, 'r' rotated, 'e' ended; userId and newHandle may be false.
 local function record(ev, SP, now, kind, handle, userId, reason, newHandle, flat, actor)
@@ -246,7 +246,7 @@ local function record(ev, SP, now, kind, handle, userId, reason, newHandle, flat
   local id
   if last and last[1] >= now then id = {last[1], last[2] + 1} else id = {now, 0} end
   ev.last[SP] = id
-  redis.call('XADD', key, 'MINID', '~', int(now - ev.retention), int(id[1]) .. '-' .. int(id[2]),
+  redis.call('XADD', key, int(id[1]) .. '-' .. int(id[2]),
     't', kind, 'h', handle, 'u', userId or '', 'r', reason or '', 'n', newHandle or '', 'i', plainIndex(flat), 'a', actor)
 end
 
@@ -301,14 +301,16 @@ local function refresh(SP, handle, m, now)
 end
 
 -- Goes through up to `budget` members of the shard's all set whose score has
--- passed; returns how many and whether such members remain. Each session it
+-- passed; returns how many, whether such members remain, and how many
+-- sessions it ended. Each session it
 -- ends is announced as expired when `ev` (eventsOf) is on. A score is the
 -- session's expiry when its member was last written, so that touching uses
 -- need not rebuild the member: a session whose hash holds a later expiry is
 -- live and gets that as its score; any other is ended.
 local function prune(SP, now, budget, ev)
-  if budget <= 0 then return 0, redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0 end
+  if budget <= 0 then return 0, redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0, 0 end
   local entries = redis.call('ZRANGEBYSCORE', SP .. 'all', '-inf', now, 'LIMIT', 0, budget)
+  local ended = 0
   for _, entry in ipairs(entries) do
     local e = cjson.decode(entry)
     local expiresAt = tonumber(redis.call('HGET', SP .. 's:' .. e[1], '@e'))
@@ -321,10 +323,11 @@ local function prune(SP, now, budget, ev)
       unindex(SP, e[1], e[2], flat)
       redis.call('DEL', SP .. 's:' .. e[1])
       if ev then record(ev, SP, now, 'e', e[1], e[2], 'expired', false, flat, 'system') end
+      ended = ended + 1
     end
   end
   local more = #entries == budget and redis.call('ZCOUNT', SP .. 'all', '-inf', now) > 0
-  return #entries, more
+  return #entries, more, ended
 end
 
 -- A listing row: handle then the public metadata, in the order replies.ts reads it.
