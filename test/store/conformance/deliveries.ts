@@ -23,6 +23,7 @@ const OTHER_SHARD = 40
 const ALL_SHARDS = SHARDS.map((_, shard) => shard)
 /** A lease no case outlives. */
 const LONG_LEASE_MS = 60_000
+/** A lease a case waits out (outlive). */
 const SHORT_LEASE_MS = 150
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -160,11 +161,12 @@ export const deliveryTests: Cases = (t, setup) => {
 
   t.test('a live lease is exclusive and renewed by its holder only', async (t) => {
     const { fixture, deliveries } = await prepared(t, setup)
-    t.strictSame(await deliveries.lease('a', SHORT_LEASE_MS), ALL_SHARDS, 'every shard is free: a takes them all')
+    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'every shard is free: a takes them all')
     t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'b gets none while they are live')
-    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'a renews them, for a minute now')
+    t.strictSame(await deliveries.lease('a', SHORT_LEASE_MS), ALL_SHARDS, 'a renews them, shorter')
+    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'and again, for a minute')
     await outlive(fixture, SHORT_LEASE_MS)
-    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'past the first lease, the renewed one still holds')
+    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'past the short lease, the last renewal still holds')
     await deliveries.release('b')
     t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'releasing leases b does not hold frees none')
     t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'a still holds them all')
