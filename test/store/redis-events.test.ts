@@ -3,7 +3,8 @@
  * the real clock and no traffic, announce an idle session's expiry once and
  * within EVENTS_EXPIRY_LAG; the streams live in the shards' hash tags; with
  * events off no stream key exists; a Redis restart with AOF keeps events and
- * cursors.
+ * cursors; webhook delivery state sits in the shards' slots and drops the
+ * consumers that hold nothing.
  */
 import t from 'tap'
 import { Redis } from 'ioredis'
@@ -121,4 +122,36 @@ t.test('a Redis restart with AOF keeps the events and their cursors', async (t) 
   }
   t.strictSame(after.map((e) => e.handle), [second.handle], 'the cursor from before the restart resumes after it')
   t.strictSame((await store.readEvents(null, 10)).events.map((e) => e.handle), [first.handle, second.handle], 'every event kept')
+})
+
+/** The names of the webhook delivery group's consumers on a stream. */
+async function consumersOf(stream: string): Promise<string[]> {
+  const consumers = (await admin.call('XINFO', 'CONSUMERS', stream, 'webhooks')) as string[][]
+  return consumers.map((fields) => fields[fields.indexOf('name') + 1] ?? '').sort()
+}
+
+t.test('webhook delivery state: a group and a lease key in every shard\'s slot; consumers left with nothing pending are dropped', async (t) => {
+  const store = makeStore('wh:')
+  const deliveries = store.deliveries
+  if (deliveries === null) throw new Error('with events there is delivery state')
+  await deliveries.prepare()
+  const streams = (await keysOf('wh:')).filter((key) => key.endsWith(':events'))
+  t.strictSame(streams.sort(), SHARDS.map((shard) => `wh:{${shard}}:events`).sort(), 'prepare made every shard\'s stream')
+  t.strictSame(await consumersOf('wh:{A}:events'), [], 'with its group, no consumer yet')
+  t.strictSame((await deliveries.lease('one', 60_000)).length, SHARDS.length)
+  const leases = (await keysOf('wh:')).filter((key) => key.endsWith(':webhook'))
+  t.strictSame(leases.sort(), SHARDS.map((shard) => `wh:{${shard}}:webhook`).sort(), 'a lease key per shard, in its slot')
+  t.equal(await admin.get('wh:{A}:webhook'), 'one', 'naming its holder')
+  const ttl = await admin.pttl('wh:{A}:webhook')
+  t.ok(ttl > 0 && ttl <= 60_000, `expiring with the lease (${ttl} ms left)`)
+
+  const shard = SHARDS.indexOf('A')
+  for (let i = 0; i < 2; i++) await store.create(sessionInput({ handle: newTokenInShard('A').handle }))
+  t.equal((await deliveries.handOut(shard, 'one', 10)).length, 2)
+  t.equal((await deliveries.unacknowledged(shard, 'two', null, 1)).length, 1, 'two re-takes one of them')
+  t.strictSame(await consumersOf('wh:{A}:events'), ['one', 'two'], 'one still holds the other')
+  t.equal((await deliveries.unacknowledged(shard, 'two', null, 10)).length, 2, 'two re-takes both')
+  t.strictSame(await consumersOf('wh:{A}:events'), ['two'], 'one, holding nothing, is dropped')
+  await deliveries.release('one')
+  t.strictSame((await keysOf('wh:')).filter((key) => key.endsWith(':webhook')), [], 'release deletes the lease keys')
 })

@@ -6,7 +6,8 @@
  * multi-session one over the shards (shards.ts: one call on a single node,
  * one per shard on Cluster). replies.ts decodes what the scripts return;
  * revocations wait for replicas as revocations.ts says, and every write
- * carries a deadline as deadlines.ts says.
+ * carries a deadline as deadlines.ts says. Webhook delivery state is
+ * deliveries.ts's, on the same scripts and shards.
  */
 import { shardOf } from '../../tokens.js'
 import type { Backend, EncodedBatch } from '../backend.js'
@@ -15,6 +16,7 @@ import { initialMeta, parseStoredValue } from '../rules.js'
 import { ROTATION_GRACE_MS, type RedisConnection, type SessionData, type StoreOptions, type SweepOutcome, type WriteOptions } from '../types.js'
 import { closeClient, createRedisClient, readinessGate, storeError } from './client.js'
 import { writeDeadlines } from './deadlines.js'
+import { createRedisDeliveries } from './deliveries.js'
 import { SHARDS, sessionKey } from './keys.js'
 import { eventIdOf, list, metaOfRow, nullableText, num, okReply, recordOf, storedEventOf, text } from './replies.js'
 import { revocationRunner } from './revocations.js'
@@ -236,7 +238,7 @@ export function createRedisBackend(options: RedisStoreOptions): Backend {
 
     sweepExpired,
 
-    deliveries: null,
+    deliveries: options.events === undefined ? null : createRedisDeliveries(prefix, run, shards),
 
     async ping() {
       await ready()

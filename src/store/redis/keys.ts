@@ -13,6 +13,9 @@
  *   {P}{t}:v:<entry>        set: values of the entry that have handles in shard t
  *   {P}{t}:r:<handle>       string, 60 s: the handle was rotated away
  *   {P}{t}:tmp              sorted set, only while count.lua runs: a union of index sets
+ *   {P}{t}:events           stream, with EVENTS=true: the shard's lifecycle events; its consumer
+ *                           group `webhooks` holds the webhook deliveries (deliveries.ts)
+ *   {P}{t}:webhook          string, PX the lease: the consumer delivering the shard's webhooks
  *
  * "=" cannot appear in an entry, so `<entry>=<value>` is unambiguous.
  */
@@ -26,4 +29,9 @@ export function shardPrefix(prefix: string, shard: string): string {
 
 export function sessionKey(prefix: string, handle: string): string {
   return `${shardPrefix(prefix, shardOf(handle))}s:${handle}`
+}
+
+/** A shard's lifecycle event stream, which also holds the webhook delivery group. */
+export function eventStreamKey(prefix: string, shard: string): string {
+  return `${shardPrefix(prefix, shard)}events`
 }

@@ -28,7 +28,14 @@ const SCRIPTS = {
   revokeIndex: { file: 'revoke-index.lua', keys: 1, deadline: true },
   count: { file: 'count.lua', keys: 1, deadline: false },
   sweep: { file: 'sweep.lua', keys: 1, deadline: true },
-  readEvents: { file: 'read-events.lua', keys: 1, deadline: false }
+  readEvents: { file: 'read-events.lua', keys: 1, deadline: false },
+  prepareDeliveries: { file: 'deliveries-prepare.lua', keys: 1, deadline: true },
+  leaseShards: { file: 'deliveries-lease.lua', keys: 1, deadline: true },
+  releaseShards: { file: 'deliveries-release.lua', keys: 1, deadline: true },
+  handOut: { file: 'deliveries-hand-out.lua', keys: 1, deadline: true },
+  unacknowledged: { file: 'deliveries-unacknowledged.lua', keys: 1, deadline: true },
+  acknowledge: { file: 'deliveries-acknowledge.lua', keys: 1, deadline: true },
+  oldestUndelivered: { file: 'deliveries-oldest.lua', keys: 1, deadline: false }
 } as const
 
 export type ScriptName = keyof typeof SCRIPTS

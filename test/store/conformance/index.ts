@@ -28,6 +28,7 @@ import type { Test } from 'tap'
 import { collectionIndexTests } from './collections.js'
 import { concurrencyTests } from './concurrency.js'
 import { dataOperationTests, isolationTests, prototypeKeyTests } from './data.js'
+import { deliveryTests } from './deliveries.js'
 import { eventTests } from './events.js'
 import { expiryTests } from './expiry.js'
 import { setupFor, type Cases, type MakeStore } from './fixture.js'
@@ -60,6 +61,7 @@ const CONCERNS: readonly (readonly [string, Cases])[] = [
   ['secondary indexes', secondaryIndexTests],
   ['collection indexes', collectionIndexTests],
   ['events', eventTests],
+  ['webhook deliveries', deliveryTests],
   ['no shared mutable state', isolationTests]
 ]
 

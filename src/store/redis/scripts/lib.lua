@@ -386,3 +386,36 @@ local function revokeShards(P, now, budget, first, ev, revokeIn)
   end
   return {ended, 0}
 end
+
+-- Webhook delivery state (src/store/deliveries.ts): the consumer group on each
+-- shard's events stream holds what was handed out and what of it is not
+-- acknowledged; the lease key names the consumer delivering the shard now.
+local DELIVERY_GROUP = 'webhooks'
+
+local function leaseKey(SP)
+  return SP .. 'webhook'
+end
+
+-- An XINFO reply's flat {name, value, ...} list as a table by name.
+local function infoFields(flat)
+  local fields = {}
+  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+  return fields
+end
+
+-- The delivery group's last-delivered-id on the stream (the newest event
+-- handed out), or nil where the group or the stream does not exist yet.
+local function handedOutUpTo(key)
+  if redis.call('EXISTS', key) == 0 then return nil end
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+    local fields = infoFields(group)
+    if fields['name'] == DELIVERY_GROUP then return fields['last-delivered-id'] end
+  end
+  return nil
+end
+
+-- The stream's first kept entry id, or nil when it holds none.
+local function firstKeptId(key)
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+  return first and first[1]
+end
