@@ -6,6 +6,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import type { ApiKey } from './config.js'
+import type { EventType } from './store/events.js'
 import { INDEX_ENTRY_RULE, parseIndexEntry } from './store/index-entries.js'
 import type { HostPort } from './store/types.js'
 
@@ -95,9 +96,9 @@ export const webhookSecret = z.string().refine((raw) => {
   return bytes >= 24 && bytes <= 64
 }, 'must be whsec_ followed by the base64 of 24 to 64 random bytes')
 
-export const eventTypeList = list.pipe(
-  z.array(z.enum(['session.created', 'session.rotated', 'session.ended'], { error: 'each type must be session.created, session.rotated or session.ended' })).min(1)
-)
+export const EVENT_TYPES = ['session.created', 'session.rotated', 'session.ended'] as const satisfies readonly EventType[]
+
+export const eventTypeList = list.pipe(z.array(z.enum(EVENT_TYPES, { error: `each type must be one of ${EVENT_TYPES.join(', ')}` })).min(1))
 
 export const origins = list.pipe(
   z.array(

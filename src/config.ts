@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { deepFreeze } from './freeze.js'
 import { compileGlobs } from './globs.js'
-import { apiKeyList, eventTypeList, globList, hostPortList, httpUrl, indexEntryList, list, origins, port, positiveInt, seconds, trustProxy, webhookSecret } from './config-values.js'
+import { apiKeyList, EVENT_TYPES, eventTypeList, globList, hostPortList, httpUrl, indexEntryList, list, origins, port, positiveInt, seconds, trustProxy, webhookSecret } from './config-values.js'
 import { isPlainEntry } from './store/index-entries.js'
 import { SYSTEM_ACTOR, type EventType } from './store/events.js'
 import type { BackendSettings, EventSettings, RedisConnection } from './store/types.js'
@@ -126,7 +126,7 @@ const envSchema = z.object({
   EVENTS_EXPIRY_LAG: z.coerce.number().int().min(1).max(3600).default(5),
   WEBHOOK_URL: httpUrl.optional(),
   WEBHOOK_SECRET: webhookSecret.optional(),
-  WEBHOOK_EVENTS: eventTypeList.default(['session.created', 'session.rotated', 'session.ended']),
+  WEBHOOK_EVENTS: eventTypeList.default([...EVENT_TYPES]),
   WEBHOOK_MAX_AGE: seconds(86400)
 })
 

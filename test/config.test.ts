@@ -367,7 +367,7 @@ t.test('webhooks: an incomplete or malformed configuration stops the start with 
   refuses(t, { ...WEBHOOK, WEBHOOK_URL: undefined }, 'WEBHOOK_SECRET', /without WEBHOOK_URL/)
   refuses(t, { ...WEBHOOK, WEBHOOK_URL: 'ftp://hooks.example.com/' }, 'WEBHOOK_URL', /http/)
   refuses(t, { ...WEBHOOK, WEBHOOK_URL: 'hooks.example.com/x' }, 'WEBHOOK_URL', /http/)
-  refuses(t, { ...WEBHOOK, WEBHOOK_EVENTS: 'session.created,session.touched' }, 'WEBHOOK_EVENTS', /session\.created, session\.rotated or session\.ended/)
+  refuses(t, { ...WEBHOOK, WEBHOOK_EVENTS: 'session.created,session.touched' }, 'WEBHOOK_EVENTS', /one of session\.created, session\.rotated, session\.ended/)
   refuses(t, { ...WEBHOOK, WEBHOOK_MAX_AGE: '0' }, 'WEBHOOK_MAX_AGE')
   refuses(t, { ...WEBHOOK, WEBHOOK_MAX_AGE: '7200', EVENTS_RETENTION: '3600' }, 'WEBHOOK_MAX_AGE', /EVENTS_RETENTION/)
   t.equal(loadConfig({ ...WEBHOOK, WEBHOOK_MAX_AGE: '3600', EVENTS_RETENTION: '3600' }).webhook?.maxAgeSec, 3600, 'up to the retention')
