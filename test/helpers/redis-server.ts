@@ -2,11 +2,12 @@
  * Starts a throwaway redis-server on a free port with its own temp dir, for
  * one test file. Never touches the machine's own Redis on 6379.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 
 export interface RedisServer {
@@ -160,4 +161,21 @@ export async function startSentinel(primary: RedisServer, name = 'primary'): Pro
   }
   probe.disconnect()
   return { port, name, stop: () => child.kill('SIGKILL') }
+}
+
+/** A three-primary Redis Cluster of throwaway servers (no replicas); resolves once every node reports cluster_state:ok. */
+export async function startRedisCluster(): Promise<RedisServer[]> {
+  const nodes: RedisServer[] = []
+  for (let i = 0; i < 3; i++) {
+    nodes.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }))
+  }
+  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
+  for (const node of nodes) {
+    const admin = new Redis(node.url)
+    for (let i = 0; i < 100 && !(await admin.cluster('INFO')).includes('cluster_state:ok'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    admin.disconnect()
+  }
+  return nodes
 }

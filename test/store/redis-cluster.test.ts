@@ -3,34 +3,19 @@
  * three-primary Redis Cluster: every script must stay in one slot, and the
  * multi-shard operations run once per shard and merge.
  */
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import t from 'tap'
-import { Redis } from 'ioredis'
 import { createRedisStore } from '../../src/store/index.js'
 import { handleOf, newToken } from '../../src/tokens.js'
 import type { Store } from '../../src/store/types.js'
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { startRedisCluster } from '../helpers/redis-server.js'
 import { runStoreConformance } from './conformance/index.js'
 
-const nodes: RedisServer[] = []
+const nodes = await startRedisCluster()
 const stores: Store[] = []
 t.teardown(async () => {
   await Promise.allSettled(stores.map((store) => store.close()))
   await Promise.allSettled(nodes.map((node) => node.stop()))
 })
-
-for (let i = 0; i < 3; i++) {
-  nodes.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }))
-}
-await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
-for (const node of nodes) {
-  const admin = new Redis(node.url)
-  for (let i = 0; i < 100 && !(await admin.cluster('INFO')).includes('cluster_state:ok'); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  admin.disconnect()
-}
 
 let n = 0
 runStoreConformance(t, async (options) => {
