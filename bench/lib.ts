@@ -339,10 +339,6 @@ export async function commandStats(admin: Redis): Promise<Record<string, { calls
   return stats
 }
 
-/** `INFO commandstats` as command name to calls. */
-export async function commandCalls(admin: Redis): Promise<Record<string, number>> {
-  return Object.fromEntries(Object.entries(await commandStats(admin)).map(([name, { calls }]) => [name, calls]))
-}
 /** What the bench itself sends between resets; never counted. */
 const ADMIN_COMMANDS = new Set(['config|resetstat', 'info', 'monitor', 'ping', 'client|setname', 'client|setinfo'])
 

@@ -40,7 +40,7 @@ import type { Redis } from 'ioredis'
 import {
   INDEXED_KEY,
   RESULTS_DIR,
-  commandCalls,
+  commandStats,
   createHandles,
   createSessions,
   fmt,
@@ -112,6 +112,8 @@ interface Row {
     /** Every command INFO commandstats counted during the timed run (client + inside Lua), per request. */
     readonly commandstatsPerRequest: number
     readonly commandstats: Record<string, number>
+    /** Redis's own time per EVALSHA over the timed run (INFO commandstats usec / calls; a script's includes the commands it ran), µs. */
+    readonly scriptUsPerCall: number | null
     /** MONITOR pass: commands per request by name, `lua:` for those run inside scripts. */
     readonly monitored: Record<string, number>
   } | null
@@ -332,7 +334,9 @@ async function main(): Promise<number> {
       let redisStats: Row['redis'] = null
       let extraFailures = 0
       if (scenarioRedis !== null) {
-        const calls = await commandCalls(scenarioRedis.admin)
+        const stats = await commandStats(scenarioRedis.admin)
+        const calls = Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, s.calls]))
+        const evalsha = stats.evalsha
         const perCommand: Record<string, number> = {}
         let total = 0
         for (const [name, n] of Object.entries(calls)) {
@@ -350,6 +354,7 @@ async function main(): Promise<number> {
           luaPerRequest: round(monitored.lua / counted, 2),
           commandstatsPerRequest: round(total / main.requests, 2),
           commandstats: perCommand,
+          scriptUsPerCall: evalsha === undefined || evalsha.calls === 0 ? null : round(evalsha.usec / evalsha.calls, 1),
           monitored: Object.fromEntries(Object.entries(monitored.byCommand).map(([name, n]) => [name, round(n / counted, 3)]))
         }
       }
@@ -453,11 +458,13 @@ async function main(): Promise<number> {
         ratiosByRound: ratios.map((r) => round(r, 2)),
         redisCmdsOff: off.redis?.commandstatsPerRequest ?? null,
         redisCmdsOn: on.redis?.commandstatsPerRequest ?? null,
+        scriptUsOff: off.redis?.scriptUsPerCall ?? null,
+        scriptUsOn: on.redis?.scriptUsPerCall ?? null,
         valid: on.valid && off.valid
       }]
     })
     const eventsTable = markdownTable(
-      ['scenario', 'req/s, EVENTS=false', 'req/s, EVENTS=true', 'on / off', 'server CPU µs/req, off', 'on', 'on / off by CPU', 'Redis cmds/req, off', 'on'],
+      ['scenario', 'req/s, EVENTS=false', 'req/s, EVENTS=true', 'on / off', 'server CPU µs/req, off', 'on', 'on / off by CPU', 'Redis cmds/req, off', 'on', 'Redis µs per script call, off', 'on'],
       eventsRows.map((r) => [
         r.valid ? r.scenario : `${r.scenario} **INVALID**`,
         fmt(r.rpsOff),
@@ -467,7 +474,9 @@ async function main(): Promise<number> {
         r.serverUsOn === null ? '—' : fmt(r.serverUsOn, 1),
         r.ratioByCpu === null ? '—' : r.ratioByCpu.toFixed(2),
         r.redisCmdsOff === null ? '—' : String(r.redisCmdsOff),
-        r.redisCmdsOn === null ? '—' : String(r.redisCmdsOn)
+        r.redisCmdsOn === null ? '—' : String(r.redisCmdsOn),
+        r.scriptUsOff === null ? '—' : fmt(r.scriptUsOff, 1),
+        r.scriptUsOn === null ? '—' : fmt(r.scriptUsOn, 1)
       ])
     )
     const breakdown = Object.entries(bytes.breakdownPerSession)
@@ -494,7 +503,8 @@ async function main(): Promise<number> {
     if (eventsRows.length > 0) {
       out.write(
         `Lifecycle events: each scenario on the service with EVENTS=true (its own redis-server) against the same without; ` +
-          `on / off by CPU is the off row's server µs/req over the on row's (1.00: no cost; below: dearer with events).\n\n${eventsTable}\n\n`
+          `on / off by CPU is the off row's server µs/req over the on row's (1.00: no cost; below: dearer with events); ` +
+          `Redis µs per script call is Redis's own time per EVALSHA over the timed run (commandstats usec / calls).\n\n${eventsTable}\n\n`
       )
     }
     out.write(
