@@ -10,13 +10,16 @@
  * second announcement. Lag is the event's `time` minus the session's
  * `expiresAt` as its create answered (both the service's clock); received is
  * when this process had it. Then the same with two instances on the same
- * Redis, the sessions created half through each.
+ * Redis, the sessions created half through each. Last, Redis bytes per
+ * event: MEMORY USAGE of every shard's stream over their length, as the two
+ * runs left them (each session's created and ended events).
  *
  * Options: --sessions=1000 --ttl=3 (idle TTL, s) --log-level=...
  * Writes bench/results/events.json; exits 1 when an expiry was missed or announced twice.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import {
   RESULTS_DIR,
   createSessions,
@@ -120,6 +123,24 @@ async function measureLag(creators: readonly HttpProcess[], reader: HttpProcess,
   }
 }
 
+/** Redis bytes per event over every shard's stream (this bench's own throwaway Redis, so SCAN is fine). */
+async function bytesPerEvent(url: string): Promise<{ events: number; bytes: number }> {
+  const redis = new Redis(url)
+  try {
+    let events = 0
+    let bytes = 0
+    for await (const keys of redis.scanStream({ match: '*:events', count: 1000 }) as AsyncIterable<string[]>) {
+      for (const key of keys) {
+        events += await redis.xlen(key)
+        bytes += Number(await redis.memory('USAGE', key, 'SAMPLES', '0'))
+      }
+    }
+    return { events, bytes }
+  } finally {
+    redis.disconnect()
+  }
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2))
   const count = numberArg(args, 'sessions', 1_000)
@@ -139,6 +160,7 @@ async function main(): Promise<number> {
     log(`two instances on the same Redis: ${fmt(count)} sessions, half through each...`)
     results.push(await measureLag([first, second], first, secrets, count, ttlSec, 'two'))
 
+    const stored = await bytesPerEvent(redis.url)
     const table = markdownTable(
       ['instances', 'sessions', 'expiries announced', 'duplicates', 'lag p50 ms', 'p99', 'max', 'min', 'received p50 ms', 'p99', 'max'],
       results.map((r) => [
@@ -157,11 +179,13 @@ async function main(): Promise<number> {
     )
     process.stdout.write(
       `\n${table}\n\nLag: event time − expiresAt; received: when GET /v1/events (long poll) returned it − expiresAt. ` +
-        `EVENTS_EXPIRY_LAG ${EXPIRY_LAG_MS / 1000} s (a sweep every ${EXPIRY_LAG_MS / 2000} s per instance). ${pinning.description}. Run took ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`
+        `EVENTS_EXPIRY_LAG ${EXPIRY_LAG_MS / 1000} s (a sweep every ${EXPIRY_LAG_MS / 2000} s per instance). ` +
+        `Redis bytes per event: ${(stored.bytes / stored.events).toFixed(1)} (${fmt(stored.events)} events in the streams, MEMORY USAGE SAMPLES 0). ` +
+        `${pinning.description}. Run took ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`
     )
     await mkdir(RESULTS_DIR, { recursive: true })
     const file = join(RESULTS_DIR, 'events.json')
-    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), pinning: pinning.description, ttlSec, table, results }, null, 2)}\n`)
+    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), pinning: pinning.description, ttlSec, table, results, stored }, null, 2)}\n`)
     log(`wrote ${file}`)
     const failed = results.filter((r) => r.announced !== r.sessions || r.duplicates > 0 || r.otherEnds > 0)
     if (failed.length > 0) {
