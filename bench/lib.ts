@@ -165,6 +165,17 @@ export function stopChildrenOnSignal(cleanup: () => Promise<void>): void {
   process.once('SIGTERM', onSignal)
 }
 
+/** Runs a bench command's main and exits with its code; a failure is logged, and every child stopped, before exiting 1. */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      log(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      void stopAll().finally(() => process.exit(1))
+    }
+  )
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer()
@@ -316,16 +327,18 @@ export function parseInfo(text: string): Map<string, string> {
   return fields
 }
 
-/** `INFO commandstats` as command name to calls. */
-export async function commandCalls(admin: Redis): Promise<Record<string, number>> {
-  const calls: Record<string, number> = {}
+/** `INFO commandstats` as command name to calls and the µs Redis spent in them (its own clock; a script's include the commands it ran). */
+export async function commandStats(admin: Redis): Promise<Record<string, { calls: number; usec: number }>> {
+  const stats: Record<string, { calls: number; usec: number }> = {}
   for (const [field, value] of parseInfo(await admin.info('commandstats'))) {
     const name = field.replace(/^cmdstat_/, '')
-    const n = /(?:^|,)calls=(\d+)/.exec(value)?.[1]
-    if (n !== undefined && !ADMIN_COMMANDS.has(name)) calls[name] = Number(n)
+    const calls = /(?:^|,)calls=(\d+)/.exec(value)?.[1]
+    const usec = /(?:^|,)usec=(\d+)/.exec(value)?.[1]
+    if (calls !== undefined && !ADMIN_COMMANDS.has(name)) stats[name] = { calls: Number(calls), usec: Number(usec ?? 0) }
   }
-  return calls
+  return stats
 }
+
 /** What the bench itself sends between resets; never counted. */
 const ADMIN_COMMANDS = new Set(['config|resetstat', 'info', 'monitor', 'ping', 'client|setname', 'client|setinfo'])
 
@@ -459,10 +472,12 @@ export interface Fixture {
   /** `sid=<signed token>`, exactly as the Set-Cookie header issued it. */
   readonly cookie: string
   readonly handle: string
+  /** The session's expiresAt as the create answered it, in ms since the epoch. */
+  readonly expiresAt: number
 }
 
-/** Creates `count` sessions through the API, `concurrency` at a time. */
-export async function createSessions(baseUrl: string, apiKey: string, count: number, userTag: string, concurrency = 64): Promise<Fixture[]> {
+/** Creates `count` sessions through the API, `concurrency` at a time; with `idleTtlSec`, each gets that idle TTL (`idleTtl`). */
+export async function createSessions(baseUrl: string, apiKey: string, count: number, userTag: string, concurrency = 64, idleTtlSec?: number): Promise<Fixture[]> {
   const fixtures: Fixture[] = new Array<Fixture>(count)
   let next = 0
   const worker = async (): Promise<void> => {
@@ -471,19 +486,58 @@ export async function createSessions(baseUrl: string, apiKey: string, count: num
       const res = await fetch(`${baseUrl}/v1/sessions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: sessionBody(`${userTag}-${i}`, i)
+        body: idleTtlSec === undefined ? sessionBody(`${userTag}-${i}`, i) : JSON.stringify({ userId: `${userTag}-${i}`, data: sessionData(i), idleTtl: idleTtlSec })
       })
-      const body = (await res.json()) as { session?: { handle?: string } }
+      const body = (await res.json()) as { session?: { handle?: string; expiresAt?: string } }
       const setCookie = res.headers.getSetCookie()[0]
       const handle = body.session?.handle
-      if (res.status !== 201 || setCookie === undefined || handle === undefined) {
+      const expiresAt = Date.parse(body.session?.expiresAt ?? '')
+      if (res.status !== 201 || setCookie === undefined || handle === undefined || Number.isNaN(expiresAt)) {
         throw new Error(`creating a session: ${res.status} ${JSON.stringify(body)}`)
       }
-      fixtures[i] = { cookie: setCookie.split(';')[0] ?? '', handle }
+      fixtures[i] = { cookie: setCookie.split(';')[0] ?? '', handle, expiresAt }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   return fixtures
+}
+
+/**
+ * Creates `count` sessions through the API with autocannon (faster than
+ * createSessions' fetch), for scenarios that use each session once; resolves
+ * to their handles. Throws when any create failed.
+ */
+export async function createHandles(baseUrl: string, apiKey: string, count: number, userTag: string, connections: number): Promise<string[]> {
+  const handles: string[] = []
+  let i = 0
+  const result = await load({
+    url: baseUrl,
+    connections,
+    amount: count,
+    next: () => {
+      const n = i++
+      return { method: 'POST', path: '/v1/sessions', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: sessionBody(`${userTag}-${n}`, n) }
+    },
+    onResponse: (status, body) => {
+      if (status === 201) handles.push((JSON.parse(body) as { session: { handle: string } }).session.handle)
+    }
+  })
+  if (result.errors + result.non2xx > 0 || handles.length !== count) throw new Error(`creating ${count} sessions: ${JSON.stringify(result.statusCodes)}, ${result.errors} errors`)
+  return handles
+}
+
+/** The built Redis store (dist/store/index.js createStore), as the benches that fill Redis directly use it. */
+export interface BuiltStore {
+  create(input: {
+    handle: string
+    userId: string | null
+    data: Record<string, string>
+    idleTtlMs: number
+    absoluteTtlMs: number
+    userAgent: string | null
+    ip: string | null
+  }): Promise<unknown>
+  close(): Promise<void>
 }
 
 /** The session hash's Redis key (src/store/redis/keys.ts), for the `thin` baseline. */
@@ -492,7 +546,7 @@ export const sessionKeyOf = (handle: string): string => `${KEY_PREFIX}{${handle.
 // ---- load -----------------------------------------------------------------------------------------
 
 export interface LoadRequest {
-  readonly method: 'GET' | 'PUT' | 'POST'
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE'
   readonly path: string
   readonly headers: Record<string, string>
   readonly body?: string
@@ -508,6 +562,8 @@ export interface LoadOptions {
   readonly next: () => LoadRequest
   /** The request never changes (hello): autocannon builds it once, which keeps the load generator cheap. */
   readonly fixed?: boolean
+  /** Called with every answer (its headers by lowercase name); costs autocannon the body's collection, so only where needed. */
+  readonly onResponse?: (status: number, body: string, headers: Record<string, string | string[]>) => void
 }
 
 export interface LoadResult {
@@ -519,6 +575,15 @@ export interface LoadResult {
   readonly non2xx: number
   readonly statusCodes: Record<string, number>
   readonly seconds: number
+}
+
+/** autocannon's onResponse adapted to LoadOptions': header names as sent, values a string or (repeated) a list. */
+function answered(onResponse: NonNullable<LoadOptions['onResponse']>): (status: number, body: string, context: object, headers: Record<string, unknown> | undefined) => void {
+  return (status, body, _context, headers) => {
+    const byName: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(headers ?? {})) byName[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value)
+    onResponse(status, body, byName)
+  }
 }
 
 export async function load(options: LoadOptions): Promise<LoadResult> {
@@ -534,6 +599,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
         path: first.path,
         headers: first.headers,
         ...(first.body === undefined ? {} : { body: first.body }),
+        ...(options.onResponse === undefined ? {} : { onResponse: answered(options.onResponse) }),
         ...(options.fixed === true
           ? {}
           : {

@@ -37,7 +37,7 @@ import {
   startRedis,
   type Fixture
 } from './lib.js'
-import { requestsFor, type ScenarioName } from './scenarios.js'
+import { trafficFor, type ScenarioName } from './scenarios.js'
 
 const PROFILABLE: readonly ScenarioName[] = ['read', 'write', 'auth', 'create', 'memory-read', 'thin-read', 'thin-write', 'hello']
 
@@ -390,8 +390,16 @@ export async function profileMain(args: Map<string, string>): Promise<number> {
               )
       let memoryFixtures: Fixture[] = []
       if (memory) memoryFixtures = await createSessions(service.url, secrets.serviceKey, sessionCount, 'user')
-      // The cart scenarios are not profilable (PROFILABLE), so no cart fixtures are made here.
-      const next = requestsFor(scenario, { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures: [] })
+      // The cart, events, rotate and destroy scenarios are not profilable (PROFILABLE), so no fixtures are made for them here.
+      const { next } = trafficFor(scenario, {
+        serviceKey: secrets.serviceKey,
+        redisFixtures,
+        memoryFixtures,
+        cartFixtures: [],
+        eventsFixtures: [],
+        rotateFixtures: { redis: [], events: [] },
+        pools: { redis: [], events: [] }
+      })
       log(`${scenario}: warm-up ${warmup}s, then ${duration}s under --cpu-prof`)
       const fixed = scenario === 'hello'
       const warm = await load({ url: service.url, connections, duration: warmup, next, fixed })

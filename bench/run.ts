@@ -2,16 +2,25 @@
  * `npm run bench`: sessiond against its baselines, in one run, on this machine.
  *
  * Starts a throwaway redis-server, the built service in production mode on the
- * Redis store (signed cookie, `tenant` indexed) and on the memory store, and the
- * `hello` and `thin` baselines (bench/baseline.ts); measures Redis bytes per
- * session over 100,000 sessions created through the API; creates 10,000
- * sessions per store; then runs each scenario with autocannon (64 connections,
- * a warm-up, then a fixed duration, a random session per request). Prints one
- * markdown table and writes bench/results/latest.json. Exits 1 when any row saw
- * an error or a non-2xx answer.
+ * Redis store (signed cookie, `tenant` indexed) and on the memory store, the
+ * same Redis service with EVENTS=true on a second redis-server of the same
+ * binary and configuration (so that its event streams cannot change what the
+ * service without events is measured on), and the `hello` and `thin`
+ * baselines (bench/baseline.ts); measures Redis bytes per session over
+ * 100,000 sessions created through the API; creates 10,000 sessions per
+ * store; then runs each scenario with autocannon (64 connections, a warm-up,
+ * then a fixed duration, a random session per request; destroys a fixed
+ * number of sessions created for them, see scenarios.ts). Prints one markdown
+ * table, one of each events-on scenario against the same without events, and
+ * writes bench/results/latest.json. Exits 1 when any row saw an error or a
+ * non-2xx answer.
  *
  * Options: --duration=10 --warmup=2 --connections=64 --sessions=10000
- * --memory-sessions=100000 --only=read,write --log-level=<LOG_LEVEL for the service>
+ * --memory-sessions=100000 --destroys=50000 (per destroy scenario, after a
+ * sixth as many for warm-up) --only=read,write (an events-on scenario runs
+ * with its counterpart) --rounds=1 (runs every scenario that many times in
+ * turn; a row is the round with the median req/s, an events ratio the median
+ * of the rounds' ratios) --log-level=<LOG_LEVEL for the service>
  * --strict (also exit 1 when a target is missed); --profile[=read,write,auth,...] and
  * --summarize=<file.cpuprofile> [--requests=n] (see profile.ts).
  *
@@ -31,7 +40,8 @@ import type { Redis } from 'ioredis'
 import {
   INDEXED_KEY,
   RESULTS_DIR,
-  commandCalls,
+  commandStats,
+  createHandles,
   createSessions,
   fmt,
   freePort,
@@ -49,7 +59,7 @@ import {
   startBench,
   startNode,
   startRedis,
-  stopAll,
+  runMain,
   usedMemory,
   withCpu,
   type HttpProcess,
@@ -58,9 +68,11 @@ import {
   type Secrets
 } from './lib.js'
 import { profileMain } from './profile.js'
-import { SCENARIOS, requestsFor, type ScenarioInfo, type ScenarioInputs, type ScenarioName } from './scenarios.js'
+import { SCENARIOS, trafficFor, type ScenarioInfo, type ScenarioInputs, type ScenarioName } from './scenarios.js'
 
 const MONITOR_REQUESTS = 200
+/** Sessions each rotation chain queue starts with (scenarios.ts): more than the connections, so answers lost to errors do not starve it. */
+const ROTATE_SESSIONS = 1_000
 
 interface Row {
   readonly name: ScenarioName
@@ -100,6 +112,8 @@ interface Row {
     /** Every command INFO commandstats counted during the timed run (client + inside Lua), per request. */
     readonly commandstatsPerRequest: number
     readonly commandstats: Record<string, number>
+    /** Redis's own time per EVALSHA over the timed run (INFO commandstats usec / calls; a script's includes the commands it ran), µs. */
+    readonly scriptUsPerCall: number | null
     /** MONITOR pass: commands per request by name, `lua:` for those run inside scripts. */
     readonly monitored: Record<string, number>
   } | null
@@ -201,10 +215,15 @@ async function main(): Promise<number> {
   const connections = numberArg(args, 'connections', 64)
   const sessionCount = numberArg(args, 'sessions', 10_000)
   const bytesSessions = numberArg(args, 'memory-sessions', 100_000)
+  const destroyCount = numberArg(args, 'destroys', 50_000)
+  const destroyWarmup = Math.round(destroyCount / 6)
+  const roundCount = Math.round(numberArg(args, 'rounds', 1))
   const only = args.get('only')?.split(',')
   const logLevel = args.get('log-level')
   const strict = args.has('strict')
-  const wanted = (name: ScenarioName): boolean => only === undefined || only.includes(name) || name === 'hello' || name.startsWith('thin')
+  const wanted = ({ name, eventsOff }: ScenarioInfo): boolean =>
+    only === undefined || only.includes(name) || (eventsOff !== undefined && only.includes(eventsOff)) || name === 'hello' || name.startsWith('thin')
+  const wantedName = (name: ScenarioName): boolean => SCENARIOS.some((info) => info.name === name && wanted(info))
   const t0 = Date.now()
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100)
 
@@ -250,28 +269,57 @@ async function main(): Promise<number> {
     const thinPort = await freePort()
     const thin = await startNode('thin', pinning.server, ['dist/bench/baseline.js', 'thin'], { PATH: process.env.PATH ?? '', PORT: String(thinPort), REDIS_URL: redis.url }, '/healthz')
 
+    const eventsDir = join(tmp.path, 'events-redis')
+    await mkdir(eventsDir)
+    const eventsRedis = await startRedis(pinning.redis, eventsDir)
+    const eventsService = await startNode('sessiond (redis, EVENTS=true)', pinning.server, ['dist/server.js'], { ...serviceEnv(await freePort(), secrets, { kind: 'redis', url: eventsRedis.url }, logLevel), EVENTS: 'true' }, '/readyz')
+    const eventsFixtures = await createSessions(eventsService.url, secrets.serviceKey, sessionCount, 'user')
+
     const cartFixtures = await createSessions(cartService.url, secrets.serviceKey, sessionCount, 'cart-user')
-    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures }
-    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url, cart: cartService.url }
-    const results = new Map<ScenarioName, LoadResult & { redis: Row['redis']; cpu: Row['cpu']; valid: boolean }>()
+    const rotating = wantedName('rotate') || wantedName('events-rotate')
+    const rotateFixtures = {
+      redis: rotating ? await createSessions(service.url, secrets.serviceKey, ROTATE_SESSIONS, 'rotate-user') : [],
+      events: rotating ? await createSessions(eventsService.url, secrets.serviceKey, ROTATE_SESSIONS, 'rotate-user') : []
+    }
+    // autocannon builds a request it never sends per connection at the end of each run, and load() one more as its template.
+    const poolSize = roundCount * (destroyWarmup + destroyCount + MONITOR_REQUESTS + 3 * (connections + 1))
+    const pool = async (name: ScenarioName, url: string): Promise<string[]> => {
+      if (!wantedName(name)) return []
+      log(`creating ${fmt(poolSize)} sessions for ${name}...`)
+      return createHandles(url, secrets.serviceKey, poolSize, `${name}-user`, connections)
+    }
+    const pools = { redis: await pool('destroy', service.url), events: await pool('events-destroy', eventsService.url) }
+    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures, eventsFixtures, rotateFixtures, pools }
+    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url, cart: cartService.url, events: eventsService.url }
+    /** The Redis each target's requests reach, if any. */
+    const redisOf: Record<ScenarioInfo['target'], RedisProcess | null> = { hello: null, thin: redis, redis, memory: null, cart: redis, events: eventsRedis }
+    const byRound = new Map<ScenarioName, Measured[]>()
     const pids: Record<ScenarioInfo['target'], number | undefined> = {
       hello: hello.proc.child.pid,
       thin: thin.proc.child.pid,
       redis: service.proc.child.pid,
       memory: memory.proc.child.pid,
-      cart: cartService.proc.child.pid
+      cart: cartService.proc.child.pid,
+      events: eventsService.proc.child.pid
     }
 
-    for (const info of SCENARIOS) {
-      if (!wanted(info.name)) continue
+    // One traffic per scenario for every round: a rotation chain or a destroy pool goes on where the last round left it.
+    const traffics = new Map(SCENARIOS.map((info) => [info.name, trafficFor(info.name, inputs)]))
+    for (let pass = 1; pass <= roundCount; pass++) for (const info of SCENARIOS) {
+      if (!wanted(info)) continue
       const url = urls[info.target]
-      const next = requestsFor(info.name, inputs)
-      const usesRedis = info.target === 'redis' || info.target === 'thin' || info.target === 'cart'
-      log(`${info.name}: ${info.what} — warm-up ${warmup}s, then ${duration}s at ${connections} connections`)
+      const traffic = traffics.get(info.name) ?? trafficFor(info.name, inputs)
+      const scenarioRedis = redisOf[info.target]
+      const usesRedis = scenarioRedis !== null
+      const length = (seconds: number, amount: number): { duration: number } | { amount: number } => (info.pool === true ? { amount } : { duration: seconds })
+      log(
+        `${roundCount > 1 ? `round ${pass}/${roundCount}, ` : ''}${info.name}: ${info.what} — warm-up ${info.pool === true ? `${fmt(destroyWarmup)} requests` : `${warmup}s`}, ` +
+          `then ${info.pool === true ? `${fmt(destroyCount)} requests` : `${duration}s`} at ${connections} connections`
+      )
       const fixed = info.name === 'hello'
-      const warm = await load({ url, connections, duration: warmup, next, fixed })
-      if (usesRedis) await redis.admin.config('RESETSTAT')
-      const measured = await withCpu({ server: pids[info.target], redis: redis.pid }, () => load({ url, connections, duration, next, fixed }))
+      const warm = await load({ url, connections, ...length(warmup, destroyWarmup), ...traffic, fixed })
+      if (scenarioRedis !== null) await scenarioRedis.admin.config('RESETSTAT')
+      const measured = await withCpu({ server: pids[info.target], redis: scenarioRedis?.pid }, () => load({ url, connections, ...length(duration, destroyCount), ...traffic, fixed }))
       const main = measured.result
       const perRequest = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : round((ms * 1000) / main.requests, 1))
       const pct = (ms: number | null | undefined): number | null => (ms === null || ms === undefined ? null : Math.round((ms / measured.wallMs) * 100))
@@ -285,8 +333,10 @@ async function main(): Promise<number> {
       }
       let redisStats: Row['redis'] = null
       let extraFailures = 0
-      if (usesRedis) {
-        const calls = await commandCalls(redis.admin)
+      if (scenarioRedis !== null) {
+        const stats = await commandStats(scenarioRedis.admin)
+        const calls = Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, s.calls]))
+        const evalsha = stats.evalsha
         const perCommand: Record<string, number> = {}
         let total = 0
         for (const [name, n] of Object.entries(calls)) {
@@ -294,8 +344,8 @@ async function main(): Promise<number> {
           total += n
         }
         let pass: LoadResult | undefined
-        const monitored = await monitorCommands(redis.port, async () => {
-          pass = await load({ url, connections: 4, amount: MONITOR_REQUESTS, next })
+        const monitored = await monitorCommands(scenarioRedis.port, async () => {
+          pass = await load({ url, connections: 4, amount: MONITOR_REQUESTS, ...traffic })
         })
         const counted = pass?.requests ?? MONITOR_REQUESTS
         extraFailures = (pass?.errors ?? 0) + (pass?.non2xx ?? 0)
@@ -304,17 +354,21 @@ async function main(): Promise<number> {
           luaPerRequest: round(monitored.lua / counted, 2),
           commandstatsPerRequest: round(total / main.requests, 2),
           commandstats: perCommand,
+          scriptUsPerCall: evalsha === undefined || evalsha.calls === 0 ? null : round(evalsha.usec / evalsha.calls, 1),
           monitored: Object.fromEntries(Object.entries(monitored.byCommand).map(([name, n]) => [name, round(n / counted, 3)]))
         }
       }
       const valid = warm.errors + warm.non2xx + main.errors + main.non2xx + extraFailures === 0
-      results.set(info.name, { ...main, errors: main.errors + warm.errors, non2xx: main.non2xx + warm.non2xx + extraFailures, redis: redisStats, cpu, valid })
+      const runs = byRound.get(info.name) ?? []
+      runs.push({ ...main, errors: main.errors + warm.errors, non2xx: main.non2xx + warm.non2xx + extraFailures, redis: redisStats, cpu, valid })
+      byRound.set(info.name, runs)
       log(
         `  ${fmt(main.rps)} req/s, p50 ${main.p50} ms, p99 ${main.p99} ms; CPU: server ${cpu.serverPct ?? '?'}% (${cpu.serverUsPerRequest ?? '?'} µs/req), ` +
           `redis ${cpu.redisPct ?? '-'}%, autocannon ${cpu.benchPct ?? '?'}%, rest of the machine ${cpu.otherPct ?? '?'}%${valid ? '' : `; INVALID: ${JSON.stringify(main.statusCodes)} errors ${main.errors}`}`
       )
     }
 
+    const results = new Map([...byRound].map(([name, runs]) => [name, medianRound(runs)]))
     const rows: Row[] = []
     const helloRps = results.get('hello')?.rps
     for (const info of SCENARIOS) {
@@ -380,6 +434,51 @@ async function main(): Promise<number> {
         row.target === null ? '—' : `${row.target}: ${row.targetMet === true ? 'met' : 'missed'}${row.targetByCpu === null ? '' : ` (by CPU ${row.targetByCpu.toFixed(2)})`}`
       ])
     )
+    const rowNamed = (name: ScenarioName): Row | undefined => rows.find((row) => row.name === name)
+    const eventsRows = SCENARIOS.flatMap(({ name, eventsOff }) => {
+      const on = rowNamed(name)
+      const off = eventsOff === undefined ? undefined : rowNamed(eventsOff)
+      const onRuns = byRound.get(name) ?? []
+      const offRuns = eventsOff === undefined ? [] : (byRound.get(eventsOff) ?? [])
+      if (on === undefined || off === undefined) return []
+      // Each round's on / off, taken from runs back to back, so that a change of the machine's load between rounds cancels out.
+      const ratios = offRuns.map((o, i) => (onRuns[i]?.rps ?? Number.NaN) / o.rps)
+      const cpuRatios = offRuns.flatMap((o, i) => {
+        const onUs = onRuns[i]?.cpu.serverUsPerRequest
+        return o.cpu.serverUsPerRequest === null || onUs === null || onUs === undefined ? [] : [o.cpu.serverUsPerRequest / onUs]
+      })
+      return [{
+        scenario: off.name,
+        rpsOff: off.rps,
+        rpsOn: on.rps,
+        ratio: round(median(ratios), 2),
+        serverUsOff: off.cpu.serverUsPerRequest,
+        serverUsOn: on.cpu.serverUsPerRequest,
+        ratioByCpu: cpuRatios.length === 0 ? null : round(median(cpuRatios), 2),
+        ratiosByRound: ratios.map((r) => round(r, 2)),
+        redisCmdsOff: off.redis?.commandstatsPerRequest ?? null,
+        redisCmdsOn: on.redis?.commandstatsPerRequest ?? null,
+        scriptUsOff: off.redis?.scriptUsPerCall ?? null,
+        scriptUsOn: on.redis?.scriptUsPerCall ?? null,
+        valid: on.valid && off.valid
+      }]
+    })
+    const eventsTable = markdownTable(
+      ['scenario', 'req/s, EVENTS=false', 'req/s, EVENTS=true', 'on / off', 'server CPU µs/req, off', 'on', 'on / off by CPU', 'Redis cmds/req, off', 'on', 'Redis µs per script call, off', 'on'],
+      eventsRows.map((r) => [
+        r.valid ? r.scenario : `${r.scenario} **INVALID**`,
+        fmt(r.rpsOff),
+        fmt(r.rpsOn),
+        r.ratio.toFixed(2),
+        r.serverUsOff === null ? '—' : fmt(r.serverUsOff, 1),
+        r.serverUsOn === null ? '—' : fmt(r.serverUsOn, 1),
+        r.ratioByCpu === null ? '—' : r.ratioByCpu.toFixed(2),
+        r.redisCmdsOff === null ? '—' : String(r.redisCmdsOff),
+        r.redisCmdsOn === null ? '—' : String(r.redisCmdsOn),
+        r.scriptUsOff === null ? '—' : fmt(r.scriptUsOff, 1),
+        r.scriptUsOn === null ? '—' : fmt(r.scriptUsOn, 1)
+      ])
+    )
     const breakdown = Object.entries(bytes.breakdownPerSession)
       .sort(([, a], [, b]) => b - a)
       .map(([kind, n]) => `${kind} ${fmt(n)}`)
@@ -401,6 +500,13 @@ async function main(): Promise<number> {
 
     const out = process.stdout
     out.write(`\n${table}\n\n`)
+    if (eventsRows.length > 0) {
+      out.write(
+        `Lifecycle events: each scenario on the service with EVENTS=true (its own redis-server) against the same without; ` +
+          `on / off by CPU is the off row's server µs/req over the on row's (1.00: no cost; below: dearer with events); ` +
+          `Redis µs per script call is Redis's own time per EVALSHA over the timed run (commandstats usec / calls).\n\n${eventsTable}\n\n`
+      )
+    }
     out.write(
       `Redis bytes per session: ${fmt(bytes.bytesPerSession)} (budget ${fmt(BYTES_BUDGET)}: ${bytes.bytesPerSession <= BYTES_BUDGET ? 'met' : 'missed'}; ` +
         `used_memory over ${fmt(bytes.sessions)} sessions created through the API${bytes.valid ? '' : ', INVALID: some creates failed'}). MEMORY USAGE per session: ${breakdown}.\n` +
@@ -418,7 +524,7 @@ async function main(): Promise<number> {
 
     await mkdir(RESULTS_DIR, { recursive: true })
     const file = join(RESULTS_DIR, 'latest.json')
-    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), environment, table, rows, bytes, cartBytes, elapsedSeconds: elapsed }, null, 2)}\n`)
+    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), environment, table, rows, eventsTable, eventsRows, bytes, cartBytes, elapsedSeconds: elapsed }, null, 2)}\n`)
     log(`wrote ${file}`)
 
     const invalid: string[] = rows.filter((r) => !r.valid).map((r) => r.name)
@@ -438,10 +544,25 @@ async function main(): Promise<number> {
 
 const round = (n: number, digits: number): number => Math.round(n * 10 ** digits) / 10 ** digits
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    void stopAll().finally(() => process.exit(1))
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
+}
+
+/** One scenario's measurement in one round. */
+type Measured = LoadResult & { redis: Row['redis']; cpu: Row['cpu']; valid: boolean }
+
+/** The round with the median req/s (the lower middle of an even count); invalid when any round was, with every round's failures. */
+function medianRound(runs: readonly Measured[]): Measured {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps)
+  const chosen = sorted[Math.floor((sorted.length - 1) / 2)] as Measured
+  return {
+    ...chosen,
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    valid: runs.every((r) => r.valid)
   }
-)
+}
+
+runMain('bench', main)

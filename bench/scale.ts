@@ -12,6 +12,10 @@
  *   1M         read, a random one of 1,000,000 sessions, 1,000,000 in Redis
  *   1M, hot 10k  read, a random one of the first 10,000, 1,000,000 in Redis
  *
+ * Then, with the 1,000,000 in Redis, what one sweep.lua call costs Redis
+ * (sweep-cost.ts): a shard with nothing expired, all 64 shards in one call,
+ * and a shard with 100 and 1,000 expired sessions, events on and off.
+ *
  * Options: --duration=10 --warmup=2 --connections=64 --sessions=1000000 --base=10000 --log-level=...
  * Writes bench/results/scale.json; exits 1 on any error or non-2xx answer.
  */
@@ -35,25 +39,15 @@ import {
   startBench,
   startNode,
   startRedis,
-  stopAll,
+  runMain,
   usedMemory,
   withCpu,
+  type BuiltStore,
   type LoadRequest
 } from './lib.js'
+import { measureSweep } from './sweep-cost.js'
 
 /** The parts of the built service this script drives (dist/config.js, dist/store/index.js, dist/tokens.js). */
-interface BuiltStore {
-  create(input: {
-    handle: string
-    userId: string | null
-    data: Record<string, string>
-    idleTtlMs: number
-    absoluteTtlMs: number
-    userAgent: string | null
-    ip: string | null
-  }): Promise<unknown>
-  close(): Promise<void>
-}
 interface ConfigModule {
   readonly loadConfig: (env: NodeJS.ProcessEnv) => { session: { idleTtlSec: number; absoluteTtlSec: number } }
 }
@@ -168,6 +162,8 @@ async function main(): Promise<number> {
     phases.push({ label: `${fmt(total)}`, inRedis: total, readFrom: total, result: await measure(`read, ${fmt(total)} sessions`, total) })
     phases.push({ label: `${fmt(total)}, hot ${fmt(base)}`, inRedis: total, readFrom: base, result: await measure(`read, hot ${fmt(base)} of ${fmt(total)}`, base) })
 
+    const sweepCost = await measureSweep(redis.port, redis.admin, built, config.session.absoluteTtlSec * 1000)
+
     const reference = phases[0]?.result
     const rows = phases.map((p) => ({
       sessionsInRedis: p.inRedis,
@@ -215,13 +211,18 @@ async function main(): Promise<number> {
         `by server CPU per request ${atScale?.ratioByCpu?.toFixed(2) ?? '?'}). ` +
         `Fill: ${fmt(rate)} sessions/s through the store. Redis bytes/session at scale: ${fmt(bytesPerSession)}.\n`
     )
+    out.write(`sweep.lua at ${fmt(total)} sessions (Redis's own time: INFO commandstats usec of the EVALSHA, each call alone):\n\n${sweepCost.table}\n\n`)
     if (busiest > 15) out.write(`WARNING: other processes used up to ${busiest}% of a core during the runs: req/s ratios are unreliable; compare server CPU µs/req.\n`)
     out.write(`${pinning.description}. Run took ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`)
     await mkdir(RESULTS_DIR, { recursive: true })
     const file = join(RESULTS_DIR, 'scale.json')
-    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), pinning: pinning.description, table, rows, fillPerSecond: Math.round(rate), bytesPerSession, keys: dbsize }, null, 2)}\n`)
+    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), pinning: pinning.description, table, rows, sweep: sweepCost.rows, fillPerSecond: Math.round(rate), bytesPerSession, keys: dbsize }, null, 2)}\n`)
     log(`wrote ${file}`)
     const invalid = rows.filter((r) => !r.valid)
+    if (sweepCost.rows.some((r) => r.swept !== r.expiredPerShard)) {
+      log('FAILED: a sweep did not find every expired session of its shard')
+      return 1
+    }
     if (invalid.length > 0) {
       log(`FAILED: invalid rows (errors or non-2xx answers): ${invalid.map((r) => fmt(r.sessionsInRedis)).join(', ')}`)
       return 1
@@ -233,10 +234,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    log(`bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    void stopAll().finally(() => process.exit(1))
-  }
-)
+runMain('bench:scale', main)

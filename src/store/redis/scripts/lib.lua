@@ -236,18 +236,27 @@ local function lastStreamId(key)
 end
 
 -- Appends an event to the shard's stream `SP events` (sweep.lua trims it by
--- the retention). Its id is `now`, or one past
--- the shard's last when that is not earlier (events.ts nextEventId).
+-- the retention). Its id is `now`, or one past the shard's last when that is
+-- not earlier (events.ts nextEventId). Most events are their shard's first
+-- in their millisecond: the XADD of `now-0` is tried first, and the stream's
+-- last id is looked up only when Redis refuses it as not after the last.
 -- kind: 'c' created, 'r' rotated, 'e' ended; userId and newHandle may be false.
 local function record(ev, SP, now, kind, handle, userId, reason, newHandle, flat, actor)
   local key = SP .. 'events'
+  local fields = {'t', kind, 'h', handle, 'u', userId or '', 'r', reason or '', 'n', newHandle or '', 'i', plainIndex(flat), 'a', actor}
   local last = ev.last[SP]
-  if last == nil then last = lastStreamId(key) or false end
+  if last == nil then
+    local added = redis.pcall('XADD', key, int(now) .. '-0', unpack(fields))
+    if type(added) ~= 'table' or not added.err then
+      ev.last[SP] = {now, 0}
+      return
+    end
+    last = lastStreamId(key)
+  end
   local id
   if last and last[1] >= now then id = {last[1], last[2] + 1} else id = {now, 0} end
   ev.last[SP] = id
-  redis.call('XADD', key, int(id[1]) .. '-' .. int(id[2]),
-    't', kind, 'h', handle, 'u', userId or '', 'r', reason or '', 'n', newHandle or '', 'i', plainIndex(flat), 'a', actor)
+  redis.call('XADD', key, int(id[1]) .. '-' .. int(id[2]), unpack(fields))
 end
 
 -- Ends a session: drops it and, with events on, records why and by whom.
