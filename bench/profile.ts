@@ -390,13 +390,14 @@ export async function profileMain(args: Map<string, string>): Promise<number> {
               )
       let memoryFixtures: Fixture[] = []
       if (memory) memoryFixtures = await createSessions(service.url, secrets.serviceKey, sessionCount, 'user')
-      // The cart, events, rotate and destroy scenarios are not profilable (PROFILABLE), so no fixtures are made for them here.
+      // The cart, events, hook, rotate and destroy scenarios are not profilable (PROFILABLE), so no fixtures are made for them here.
       const { next } = trafficFor(scenario, {
         serviceKey: secrets.serviceKey,
         redisFixtures,
         memoryFixtures,
         cartFixtures: [],
         eventsFixtures: [],
+        hookFixtures: [],
         rotateFixtures: { redis: [], events: [] },
         pools: { redis: [], events: [] }
       })

@@ -5,20 +5,22 @@
  * Redis store (signed cookie, `tenant` indexed) and on the memory store, the
  * same Redis service with EVENTS=true on a second redis-server of the same
  * binary and configuration (so that its event streams cannot change what the
- * service without events is measured on), and the `hello` and `thin`
+ * service without events is measured on), the same again on a third with
+ * WEBHOOK_URL at a receiver that never answers, and the `hello` and `thin`
  * baselines (bench/baseline.ts); measures Redis bytes per session over
  * 100,000 sessions created through the API; creates 10,000 sessions per
  * store; then runs each scenario with autocannon (64 connections, a warm-up,
  * then a fixed duration, a random session per request; destroys a fixed
  * number of sessions created for them, see scenarios.ts). Prints one markdown
- * table, one of each events-on scenario against the same without events, and
+ * table, one of each events-on scenario against the same without events and
+ * each hook- scenario against the events-on one, and
  * writes bench/results/latest.json. Exits 1 when any row saw an error or a
  * non-2xx answer.
  *
  * Options: --duration=10 --warmup=2 --connections=64 --sessions=10000
  * --memory-sessions=100000 --destroys=50000 (per destroy scenario, after a
- * sixth as many for warm-up) --only=read,write (an events-on scenario runs
- * with its counterpart) --rounds=1 (runs every scenario that many times in
+ * sixth as many for warm-up) --only=read,write (an events-on or hook-
+ * scenario runs with the one it is measured against) --rounds=1 (runs every scenario that many times in
  * turn; a row is the round with the median req/s, an events ratio the median
  * of the rounds' ratios) --log-level=<LOG_LEVEL for the service>
  * --strict (also exit 1 when a target is missed); --profile[=read,write,auth,...] and
@@ -33,7 +35,10 @@
  * the ones a client connection sent (MONITOR over a 200-request pass);
  * other load, CPU the rest of the machine used meanwhile (% of one core).
  */
+import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import type { Redis } from 'ioredis'
@@ -221,8 +226,12 @@ async function main(): Promise<number> {
   const only = args.get('only')?.split(',')
   const logLevel = args.get('log-level')
   const strict = args.has('strict')
-  const wanted = ({ name, eventsOff }: ScenarioInfo): boolean =>
-    only === undefined || only.includes(name) || (eventsOff !== undefined && only.includes(eventsOff)) || name === 'hello' || name.startsWith('thin')
+  const scenarioNamed = (name: ScenarioName): ScenarioInfo | undefined => SCENARIOS.find((info) => info.name === name)
+  // A scenario measured against another runs whenever that one does (hook-read with events-read with read).
+  const wanted = (info: ScenarioInfo): boolean => {
+    const base = info.against === undefined ? undefined : scenarioNamed(info.against)
+    return only === undefined || only.includes(info.name) || (base !== undefined && wanted(base)) || info.name === 'hello' || info.name.startsWith('thin')
+  }
   const wantedName = (name: ScenarioName): boolean => SCENARIOS.some((info) => info.name === name && wanted(info))
   const t0 = Date.now()
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100)
@@ -274,6 +283,20 @@ async function main(): Promise<number> {
     const eventsRedis = await startRedis(pinning.redis, eventsDir)
     const eventsService = await startNode('sessiond (redis, EVENTS=true)', pinning.server, ['dist/server.js'], { ...serviceEnv(await freePort(), secrets, { kind: 'redis', url: eventsRedis.url }, logLevel), EVENTS: 'true' }, '/readyz')
     const eventsFixtures = await createSessions(eventsService.url, secrets.serviceKey, sessionCount, 'user')
+    // The same with a webhook receiver that accepts connections and never answers: the deliverer keeps its 16 POSTs open, each for 10 s, then retries.
+    const hangingReceiver = createServer(() => undefined)
+    await new Promise<void>((resolve) => hangingReceiver.listen(0, '127.0.0.1', resolve))
+    hangingReceiver.unref()
+    const hooksDir = join(tmp.path, 'hooks-redis')
+    await mkdir(hooksDir)
+    const hooksRedis = await startRedis(pinning.redis, hooksDir)
+    const hookService = await startNode('sessiond (redis, EVENTS=true, webhook receiver hanging)', pinning.server, ['dist/server.js'], {
+      ...serviceEnv(await freePort(), secrets, { kind: 'redis', url: hooksRedis.url }, logLevel),
+      EVENTS: 'true',
+      WEBHOOK_URL: `http://127.0.0.1:${(hangingReceiver.address() as AddressInfo).port}/hooks`,
+      WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`
+    }, '/readyz')
+    const hookFixtures = await createSessions(hookService.url, secrets.serviceKey, sessionCount, 'user')
 
     const cartFixtures = await createSessions(cartService.url, secrets.serviceKey, sessionCount, 'cart-user')
     const rotating = wantedName('rotate') || wantedName('events-rotate')
@@ -289,10 +312,10 @@ async function main(): Promise<number> {
       return createHandles(url, secrets.serviceKey, poolSize, `${name}-user`, connections)
     }
     const pools = { redis: await pool('destroy', service.url), events: await pool('events-destroy', eventsService.url) }
-    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures, eventsFixtures, rotateFixtures, pools }
-    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url, cart: cartService.url, events: eventsService.url }
+    const inputs: ScenarioInputs = { serviceKey: secrets.serviceKey, redisFixtures, memoryFixtures, cartFixtures, eventsFixtures, hookFixtures, rotateFixtures, pools }
+    const urls: Record<ScenarioInfo['target'], string> = { hello: hello.url, thin: thin.url, redis: service.url, memory: memory.url, cart: cartService.url, events: eventsService.url, hooked: hookService.url }
     /** The Redis each target's requests reach, if any. */
-    const redisOf: Record<ScenarioInfo['target'], RedisProcess | null> = { hello: null, thin: redis, redis, memory: null, cart: redis, events: eventsRedis }
+    const redisOf: Record<ScenarioInfo['target'], RedisProcess | null> = { hello: null, thin: redis, redis, memory: null, cart: redis, events: eventsRedis, hooked: hooksRedis }
     const byRound = new Map<ScenarioName, Measured[]>()
     const pids: Record<ScenarioInfo['target'], number | undefined> = {
       hello: hello.proc.child.pid,
@@ -300,7 +323,8 @@ async function main(): Promise<number> {
       redis: service.proc.child.pid,
       memory: memory.proc.child.pid,
       cart: cartService.proc.child.pid,
-      events: eventsService.proc.child.pid
+      events: eventsService.proc.child.pid,
+      hooked: hookService.proc.child.pid
     }
 
     // One traffic per scenario for every round: a rotation chain or a destroy pool goes on where the last round left it.
@@ -435,11 +459,11 @@ async function main(): Promise<number> {
       ])
     )
     const rowNamed = (name: ScenarioName): Row | undefined => rows.find((row) => row.name === name)
-    const eventsRows = SCENARIOS.flatMap(({ name, eventsOff }) => {
+    const eventsRows = SCENARIOS.flatMap(({ name, against }) => {
       const on = rowNamed(name)
-      const off = eventsOff === undefined ? undefined : rowNamed(eventsOff)
+      const off = against === undefined ? undefined : rowNamed(against)
       const onRuns = byRound.get(name) ?? []
-      const offRuns = eventsOff === undefined ? [] : (byRound.get(eventsOff) ?? [])
+      const offRuns = against === undefined ? [] : (byRound.get(against) ?? [])
       if (on === undefined || off === undefined) return []
       // Each round's on / off, taken from runs back to back, so that a change of the machine's load between rounds cancels out.
       const ratios = offRuns.map((o, i) => (onRuns[i]?.rps ?? Number.NaN) / o.rps)
@@ -448,7 +472,8 @@ async function main(): Promise<number> {
         return o.cpu.serverUsPerRequest === null || onUs === null || onUs === undefined ? [] : [o.cpu.serverUsPerRequest / onUs]
       })
       return [{
-        scenario: off.name,
+        scenario: on.name,
+        against: off.name,
         rpsOff: off.rps,
         rpsOn: on.rps,
         ratio: round(median(ratios), 2),
@@ -464,9 +489,10 @@ async function main(): Promise<number> {
       }]
     })
     const eventsTable = markdownTable(
-      ['scenario', 'req/s, EVENTS=false', 'req/s, EVENTS=true', 'on / off', 'server CPU µs/req, off', 'on', 'on / off by CPU', 'Redis cmds/req, off', 'on', 'Redis µs per script call, off', 'on'],
+      ['scenario', 'against', 'req/s, against', 'req/s', 'ratio', 'server CPU µs/req, against', 'this', 'ratio by CPU', 'Redis cmds/req, against', 'this', 'Redis µs per script call, against', 'this'],
       eventsRows.map((r) => [
         r.valid ? r.scenario : `${r.scenario} **INVALID**`,
+        r.against,
         fmt(r.rpsOff),
         fmt(r.rpsOn),
         r.ratio.toFixed(2),
@@ -502,8 +528,9 @@ async function main(): Promise<number> {
     out.write(`\n${table}\n\n`)
     if (eventsRows.length > 0) {
       out.write(
-        `Lifecycle events: each scenario on the service with EVENTS=true (its own redis-server) against the same without; ` +
-          `on / off by CPU is the off row's server µs/req over the on row's (1.00: no cost; below: dearer with events); ` +
+        `Settings against their baselines: each events- scenario on the service with EVENTS=true (its own redis-server) against the same without; ` +
+          `each hook- scenario on one with EVENTS=true and a webhook receiver that never answers (its own redis-server) against the events- one; ` +
+          `ratio by CPU is the baseline's server µs/req over this row's (1.00: no cost; below: dearer with the setting); ` +
           `Redis µs per script call is Redis's own time per EVALSHA over the timed run (commandstats usec / calls).\n\n${eventsTable}\n\n`
       )
     }

@@ -14,11 +14,13 @@ export type ScenarioName =
   | 'thin-read'
   | 'read'
   | 'events-read'
+  | 'hook-read'
   | 'auth'
   | 'memory-read'
   | 'thin-write'
   | 'write'
   | 'events-write'
+  | 'hook-write'
   | 'cart-write'
   | 'cart-write-indexed'
   | 'create'
@@ -31,14 +33,22 @@ export type ScenarioName =
 export interface ScenarioInfo {
   readonly name: ScenarioName
   readonly what: string
-  /** Which process answers; `events` is the Redis service with EVENTS=true, on a Redis of its own. */
-  readonly target: 'hello' | 'thin' | 'redis' | 'memory' | 'cart' | 'events'
+  /**
+   * Which process answers; `events` is the Redis service with EVENTS=true, on
+   * a Redis of its own, `hooked` the same with WEBHOOK_URL at a receiver that
+   * never answers (its deliverer holds its 16 POSTs open all run long).
+   */
+  readonly target: 'hello' | 'thin' | 'redis' | 'memory' | 'cart' | 'events' | 'hooked'
   /** The baseline its ×thin ratio is taken against, and the target for that ratio. */
   readonly thin: 'thin-read' | 'thin-write' | null
   readonly thinTarget: number | null
   readonly helloTarget: number | null
-  /** For a scenario on the EVENTS=true service: the same requests to the service without events, which its ratio is taken against. */
-  readonly eventsOff?: ScenarioName
+  /**
+   * For a scenario that differs from another by one setting (EVENTS=true; a
+   * webhook receiver that never answers): that scenario, the same requests
+   * without the setting, which its ratio is taken against.
+   */
+  readonly against?: ScenarioName
   /** Each request uses up a session of a pool (ScenarioInputs.pools): run by request count, not duration. */
   readonly pool?: boolean
 }
@@ -47,20 +57,22 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
   { name: 'hello', what: 'bare fastify, fixed JSON of a session read\'s size', target: 'hello', thin: null, thinTarget: null, helloTarget: null },
   { name: 'thin-read', what: 'bare fastify + ioredis, EVALSHA HGETALL+PEXPIRE', target: 'thin', thin: null, thinTarget: null, helloTarget: null },
   { name: 'read', what: 'GET /v1/session (cookie + service key)', target: 'redis', thin: 'thin-read', thinTarget: 1.0, helloTarget: null },
-  { name: 'events-read', what: 'read, EVENTS=true', target: 'events', thin: 'thin-read', thinTarget: null, helloTarget: null, eventsOff: 'read' },
+  { name: 'events-read', what: 'read, EVENTS=true', target: 'events', thin: 'thin-read', thinTarget: null, helloTarget: null, against: 'read' },
+  { name: 'hook-read', what: 'read, EVENTS=true, the webhook receiver hanging', target: 'hooked', thin: 'thin-read', thinTarget: null, helloTarget: null, against: 'events-read' },
   { name: 'auth', what: 'GET /v1/auth (cookie)', target: 'redis', thin: 'thin-read', thinTarget: 1.0, helloTarget: null },
   { name: 'memory-read', what: 'GET /v1/session, STORE=memory', target: 'memory', thin: 'thin-read', thinTarget: null, helloTarget: 0.7 },
   { name: 'thin-write', what: 'bare fastify + ioredis, EVALSHA HSET+PEXPIRE', target: 'thin', thin: null, thinTarget: null, helloTarget: null },
   { name: 'write', what: 'PUT /v1/session/data/counter (cookie + service key)', target: 'redis', thin: 'thin-write', thinTarget: 1.0, helloTarget: null },
-  { name: 'events-write', what: 'write, EVENTS=true', target: 'events', thin: 'thin-write', thinTarget: null, helloTarget: null, eventsOff: 'write' },
+  { name: 'events-write', what: 'write, EVENTS=true', target: 'events', thin: 'thin-write', thinTarget: null, helloTarget: null, against: 'write' },
+  { name: 'hook-write', what: 'write, EVENTS=true, the webhook receiver hanging', target: 'hooked', thin: 'thin-write', thinTarget: null, helloTarget: null, against: 'events-write' },
   { name: 'cart-write', what: 'PUT /v1/session/data/cart, 5 items, INDEXED_KEYS=tenant', target: 'redis', thin: 'thin-write', thinTarget: null, helloTarget: null },
   { name: 'cart-write-indexed', what: 'the same with a cart[].sku entry', target: 'cart', thin: 'thin-write', thinTarget: null, helloTarget: null },
   { name: 'create', what: 'POST /v1/sessions (userId + 8 keys)', target: 'redis', thin: null, thinTarget: null, helloTarget: null },
-  { name: 'events-create', what: 'create, EVENTS=true', target: 'events', thin: null, thinTarget: null, helloTarget: null, eventsOff: 'create' },
+  { name: 'events-create', what: 'create, EVENTS=true', target: 'events', thin: null, thinTarget: null, helloTarget: null, against: 'create' },
   { name: 'rotate', what: 'POST /v1/session/rotate (cookie + service key), chained', target: 'redis', thin: null, thinTarget: null, helloTarget: null },
-  { name: 'events-rotate', what: 'rotate, EVENTS=true', target: 'events', thin: null, thinTarget: null, helloTarget: null, eventsOff: 'rotate' },
+  { name: 'events-rotate', what: 'rotate, EVENTS=true', target: 'events', thin: null, thinTarget: null, helloTarget: null, against: 'rotate' },
   { name: 'destroy', what: 'DELETE /v1/sessions/{handle} (service key), each once', target: 'redis', thin: null, thinTarget: null, helloTarget: null, pool: true },
-  { name: 'events-destroy', what: 'destroy, EVENTS=true', target: 'events', thin: null, thinTarget: null, helloTarget: null, eventsOff: 'destroy', pool: true }
+  { name: 'events-destroy', what: 'destroy, EVENTS=true', target: 'events', thin: null, thinTarget: null, helloTarget: null, against: 'destroy', pool: true }
 ]
 
 export interface ScenarioInputs {
@@ -71,6 +83,8 @@ export interface ScenarioInputs {
   readonly cartFixtures: readonly Fixture[]
   /** Sessions of the EVENTS=true service. */
   readonly eventsFixtures: readonly Fixture[]
+  /** Sessions of the `hooked` service. */
+  readonly hookFixtures: readonly Fixture[]
   /** Sessions only rotations use, per service (they go stale as they are rotated). */
   readonly rotateFixtures: { readonly redis: readonly Fixture[]; readonly events: readonly Fixture[] }
   /** Handles of sessions created for the destroy scenarios, each destroyed once. */
@@ -163,6 +177,8 @@ function requestsFor(name: Exclude<ScenarioName, 'rotate' | 'events-rotate' | 'd
       return () => ({ method: 'GET', path: '/v1/session', headers: { cookie: pick(inputs.redisFixtures).cookie, authorization: bearer } })
     case 'events-read':
       return () => ({ method: 'GET', path: '/v1/session', headers: { cookie: pick(inputs.eventsFixtures).cookie, authorization: bearer } })
+    case 'hook-read':
+      return () => ({ method: 'GET', path: '/v1/session', headers: { cookie: pick(inputs.hookFixtures).cookie, authorization: bearer } })
     case 'memory-read':
       return () => ({ method: 'GET', path: '/v1/session', headers: { cookie: pick(inputs.memoryFixtures).cookie, authorization: bearer } })
     case 'auth':
@@ -171,6 +187,8 @@ function requestsFor(name: Exclude<ScenarioName, 'rotate' | 'events-rotate' | 'd
       return counterWrites(inputs.redisFixtures, bearer)
     case 'events-write':
       return counterWrites(inputs.eventsFixtures, bearer)
+    case 'hook-write':
+      return counterWrites(inputs.hookFixtures, bearer)
     case 'cart-write':
       return cartWrite(inputs.redisFixtures, bearer)
     case 'cart-write-indexed':
