@@ -42,7 +42,7 @@ export function createRedisDeliveries(prefix: string, run: Run, shards: Shards):
     },
 
     async lease(consumer, leaseMs) {
-      const live = num(await run('leaseConsumers', [registry], [consumer, leaseMs]))
+      const live = num(await run('registerConsumer', [registry], [consumer, leaseMs]))
       const states = (await shards.overShards('leaseShards', SHARDS, () => [prefix, consumer, leaseMs])).flatMap(list).map(num)
       const positions = (state: number): number[] => SHARDS.flatMap((_, shard) => (states[shard] === state ? [shard] : []))
       const held = positions(HELD)
@@ -82,7 +82,7 @@ export function createRedisDeliveries(prefix: string, run: Run, shards: Shards):
 
     async release(consumer) {
       await shards.overShards('releaseShards', SHARDS, () => [prefix, consumer])
-      await run('leaseConsumers', [registry], [consumer, 0])
+      await run('registerConsumer', [registry], [consumer, 0])
     }
   }
 }

@@ -30,7 +30,7 @@ const SCRIPTS = {
   sweep: { file: 'sweep.lua', keys: 1, deadline: true },
   readEvents: { file: 'read-events.lua', keys: 1, deadline: false },
   prepareDeliveries: { file: 'deliveries-prepare.lua', keys: 1, deadline: true },
-  leaseConsumers: { file: 'deliveries-consumers.lua', keys: 1, deadline: true },
+  registerConsumer: { file: 'deliveries-consumers.lua', keys: 1, deadline: true },
   leaseShards: { file: 'deliveries-lease.lua', keys: 1, deadline: true },
   takeShards: { file: 'deliveries-take.lua', keys: 1, deadline: true },
   releaseShards: { file: 'deliveries-release.lua', keys: 1, deadline: true },
