@@ -12,7 +12,12 @@
  * the lease holder delivers them in id order. A consumer that takes over a
  * shard first re-takes what its previous holder left unacknowledged, older
  * than anything not handed out yet. Shards are SHARDS positions (0-63).
+ *
+ * The shards are shared fairly among the live consumers: each holds at most
+ * ceil(64 / live) of them (fairShare), so that delivery is spread over the
+ * instances rather than done by the first to start.
  */
+import { SHARDS } from '../tokens.js'
 import type { EventId, StoredEvent } from './events.js'
 
 export interface Deliveries {
@@ -23,8 +28,11 @@ export interface Deliveries {
    */
   prepare(): Promise<void>
   /**
-   * Renews this consumer's leases and takes free or expired ones, each for
-   * `leaseMs`; resolves to the shards it holds afterwards, in order.
+   * Registers this consumer as live for `leaseMs` and renews its leases for
+   * as long; past its fair share (ceil(64 / live consumers)) it gives up the
+   * excess, which is free at once, and under it takes free or expired shards
+   * up to it, tried in random order so that consumers taking together spread
+   * (planLease). Resolves to the shards it holds afterwards, in order.
    */
   lease(consumer: string, leaseMs: number): Promise<number[]>
   /**
@@ -40,6 +48,33 @@ export interface Deliveries {
   acknowledge(shard: number, ids: readonly EventId[]): Promise<void>
   /** When the oldest event not handed out or not acknowledged was recorded (ms), or null when none waits. */
   oldestUndelivered(): Promise<number | null>
-  /** Gives up this consumer's leases, so that another takes its shards over at once. */
+  /** Gives up this consumer's leases and its registration, so that the others take its shards over at once. */
   release(consumer: string): Promise<void>
+}
+
+/** The most shards one of `live` consumers holds (live counts the one asking, so at least 1). */
+export const fairShare = (live: number): number => Math.ceil(SHARDS.length / Math.max(1, live))
+
+/** What a lease call changes besides renewing: the held shards to give up, or the free ones to try to take. */
+export interface LeasePlan {
+  readonly release: number[]
+  readonly take: number[]
+}
+
+/**
+ * Given the shards a consumer holds and those free, under a fair share:
+ * the excess to give up (the last held), or up to the share's room of the
+ * free ones, in random order so that two consumers taking at once mostly try
+ * different shards (a shard both try goes to one: the backend settles it).
+ */
+export function planLease(held: readonly number[], free: readonly number[], share: number, random: () => number = Math.random): LeasePlan {
+  if (held.length > share) return { release: held.slice(share), take: [] }
+  const shuffled = [...free]
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const swapped = shuffled[i] as number
+    shuffled[i] = shuffled[j] as number
+    shuffled[j] = swapped
+  }
+  return { release: [], take: shuffled.slice(0, share - held.length) }
 }

@@ -130,7 +130,7 @@ async function consumersOf(stream: string): Promise<string[]> {
   return consumers.map((fields) => fields[fields.indexOf('name') + 1] ?? '').sort()
 }
 
-t.test('webhook delivery state: a group and a lease key in every shard\'s slot; consumers left with nothing pending are dropped', async (t) => {
+t.test('webhook delivery state: a group and a lease key in every shard\'s slot, a registry of live consumers; consumers left with nothing pending are dropped', async (t) => {
   const store = makeStore('wh:')
   const deliveries = store.deliveries
   if (deliveries === null) throw new Error('with events there is delivery state')
@@ -144,6 +144,13 @@ t.test('webhook delivery state: a group and a lease key in every shard\'s slot; 
   t.equal(await admin.get('wh:{A}:webhook'), 'one', 'naming its holder')
   const ttl = await admin.pttl('wh:{A}:webhook')
   t.ok(ttl > 0 && ttl <= 60_000, `expiring with the lease (${ttl} ms left)`)
+  const [member, until] = await admin.zrange('wh:webhook:consumers', 0, -1, 'WITHSCORES')
+  t.equal(member, 'one', 'the consumer registered live')
+  const [redisSeconds] = await admin.time()
+  const liveFor = Number(until) - Number(redisSeconds) * 1000
+  t.ok(liveFor > 58_000 && liveFor <= 61_000, `until the lease ends on Redis's clock (${liveFor} ms)`)
+  const registryTtl = await admin.pttl('wh:webhook:consumers')
+  t.ok(registryTtl > 0 && registryTtl <= 60_000, `the registry expiring with its last member (${registryTtl} ms left)`)
 
   const shard = SHARDS.indexOf('A')
   for (let i = 0; i < 2; i++) await store.create(sessionInput({ handle: newTokenInShard('A').handle }))
@@ -154,4 +161,5 @@ t.test('webhook delivery state: a group and a lease key in every shard\'s slot; 
   t.strictSame(await consumersOf('wh:{A}:events'), ['two'], 'one, holding nothing, is dropped')
   await deliveries.release('one')
   t.strictSame((await keysOf('wh:')).filter((key) => key.endsWith(':webhook')), [], 'release deletes the lease keys')
+  t.equal(await admin.exists('wh:webhook:consumers'), 0, 'and takes its consumer off the registry, the last, so the key goes')
 })

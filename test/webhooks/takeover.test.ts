@@ -1,8 +1,12 @@
 /**
  * Two deliverers on one store's delivery state, as two instances share it
- * (here the memory backend's): each event is delivered once, by whichever
- * holds its shard; when the holder stops with POSTs unanswered, the other
- * takes its shards over and delivers what it left.
+ * (here the memory backend's): once their leases have settled at half the
+ * shards each, each event is delivered once, by whichever holds its shard,
+ * and both deliver; a holder giving up shards past its fair share with POSTs
+ * unanswered leaves them to the one that takes the shards, which sends them
+ * again (at least once), each session still in order; when the holder stops
+ * with POSTs unanswered, the other takes its shards over and delivers what
+ * it left.
  */
 import pino from 'pino'
 import { Registry } from 'prom-client'
@@ -13,6 +17,7 @@ import { AppError } from '../../src/errors.js'
 import type { Deliveries } from '../../src/store/deliveries.js'
 import type { EventId } from '../../src/store/events.js'
 import type { Store } from '../../src/store/types.js'
+import { SHARDS, newTokenInShard } from '../../src/tokens.js'
 import { createDeliverer, LEASE_MS, MAX_IN_FLIGHT, RENEW_MS, type Deliverer } from '../../src/webhooks/deliverer.js'
 import { webhookMetrics } from '../../src/webhooks/metrics.js'
 import { startReceiver, until, type Receiver } from '../helpers/receiver.js'
@@ -45,31 +50,71 @@ function setUp(t: Test, receiver: Receiver): { store: Store; deliveries: Deliver
   return { store, deliveries: store.deliveries, config }
 }
 
-function deliverer(t: Test, deliveries: Deliveries, config: Config, failures: unknown[] = []): Deliverer {
+function deliverer(t: Test, deliveries: Deliveries, config: Config, failures: unknown[] = [], registry = new Registry()): Deliverer {
   if (config.webhook === null) throw new Error('no webhook')
   const d = createDeliverer({
     deliveries,
     webhook: config.webhook,
     clock: Date.now,
     log: pino({ level: 'silent' }),
-    metrics: webhookMetrics(new Registry(), deliveries, Date.now),
+    metrics: webhookMetrics(registry, deliveries, Date.now),
     storeFailed: (err) => failures.push(err)
   })
   t.teardown(() => d.stop())
   return d
 }
 
+/** How many events the deliverer counting into the registry delivered. */
+async function deliveredBy(registry: Registry): Promise<number> {
+  const counter = await registry.getSingleMetric('sessiond_webhook_deliveries_total')?.get()
+  return counter?.values.find((value) => value.labels.outcome === 'delivered')?.value ?? 0
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
 const deliveredIds = (receiver: Receiver): string[] => receiver.received.filter((r) => r.status === 204).map((r) => r.event.id)
 
-t.test('two deliverers: each event delivered once', async (t) => {
+t.test('two deliverers, their leases settled: each event delivered once, and both deliver', async (t) => {
   const receiver = await startReceiver(t)
   const { store, deliveries, config } = setUp(t, receiver)
-  await Promise.all([deliverer(t, deliveries, config).start(), deliverer(t, deliveries, config).start()])
+  const registries = [new Registry(), new Registry()]
+  await Promise.all(registries.map((registry) => deliverer(t, deliveries, config, [], registry).start()))
+  // The first to lease takes every shard and gives half up at a renewal once it counts the other live; three renewals settle it.
+  await sleep(4 * RENEW_MS)
   await Promise.all(Array.from({ length: 100 }, () => store.create(sessionInput())))
   await until(() => receiver.received.length >= 100, '100 deliveries')
-  await new Promise((resolve) => setTimeout(resolve, 3 * RENEW_MS))
+  await sleep(3 * RENEW_MS)
   t.equal(receiver.received.length, 100, 'no event twice')
   t.equal(new Set(deliveredIds(receiver)).size, 100)
+  const counts = await Promise.all(registries.map(deliveredBy))
+  t.ok(counts.every((count) => count > 0), 'each deliverer delivered some', { counts })
+  t.equal(counts.reduce((a, b) => a + b, 0), 100, 'between them, every event')
+})
+
+t.test('shards given up past the fair share with POSTs unanswered: the next holder sends them again, each session in order', async (t) => {
+  const receiver = await startReceiver(t, () => 'hang')
+  const { store, deliveries, config } = setUp(t, receiver)
+  await deliverer(t, deliveries, config).start()
+  // Sessions only in the upper half of the shards: the half a holder of all 64 gives up (planLease gives up its last).
+  const handles = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => store.create(sessionInput({ handle: newTokenInShard(SHARDS[32 + (i % 32)] ?? '').handle })).then((record) => record.handle))
+  )
+  await Promise.all(handles.map((handle) => store.destroy(handle)))
+  await until(() => receiver.open() === MAX_IN_FLIGHT, 'the first holder\'s POSTs open')
+  const hung = receiver.received.map((r) => r.event.id)
+  await deliverer(t, deliveries, config).start()
+  await until(() => receiver.open() > MAX_IN_FLIGHT, 'the second deliverer sending from the shards the first gave up')
+  receiver.answer = () => 204
+  receiver.release(204)
+  await until(() => new Set(deliveredIds(receiver)).size === 40, 'every event delivered')
+  const sent = receiver.received.map((r) => r.event.id)
+  t.ok(hung.some((id) => sent.filter((other) => other === id).length > 1), 'events left unanswered were sent again by the next holder')
+  for (const handle of handles) {
+    const types = receiver.received.filter((r) => r.event.handle === handle).map((r) => r.event.type)
+    if (types.indexOf('session.created') > types.indexOf('session.ended')) t.fail(`${handle}: ${types.join()}`)
+  }
+  t.pass('each session created before it ended')
+  await until(async () => (await deliveries.oldestUndelivered()) === null, 'nothing left')
 })
 
 t.test('a holder stopping with POSTs unanswered: the other delivers what it left', async (t) => {
@@ -78,10 +123,10 @@ t.test('a holder stopping with POSTs unanswered: the other delivers what it left
   const failures: unknown[] = []
   const first = deliverer(t, deliveries, config, failures)
   await first.start()
-  const second = deliverer(t, deliveries, config, failures)
-  await second.start()
   await Promise.all(Array.from({ length: 40 }, () => store.create(sessionInput())))
   await until(() => receiver.open() === MAX_IN_FLIGHT, 'the first holder\'s POSTs open')
+  // Started now and the first stopped at once, so that the first gives up no shard to its fair share with these POSTs open.
+  await deliverer(t, deliveries, config, failures).start()
   const hung = new Set(receiver.received.map((r) => r.event.id))
   receiver.answer = () => 204
   await first.stop()

@@ -1,10 +1,11 @@
 /**
  * The memory backend's webhook delivery state (deliveries.ts): per shard, what
  * the Redis backend's consumer group and lease key hold, over the shard's
- * event log. Leases are counted on the store's clock.
+ * event log, and the live consumers as the Redis registry key holds them.
+ * Leases and registrations are counted on the store's clock.
  */
 import { SHARDS } from '../../tokens.js'
-import type { Deliveries } from '../deliveries.js'
+import { fairShare, planLease, type Deliveries } from '../deliveries.js'
 import { compareIds, type EventId, type StoredEvent } from '../events.js'
 import type { EventLog } from './event-log.js'
 
@@ -19,8 +20,12 @@ interface ShardState {
 /** Runs a step of the store atomically at its clock's now (memory/index.ts atomically). */
 export type Atomically = <T>(step: (now: number) => T) => Promise<T>
 
+const ALL = SHARDS.map((_, shard) => shard)
+
 export function createMemoryDeliveries(log: EventLog, atomically: Atomically): Deliveries {
   const states: ShardState[] = SHARDS.map(() => ({ handedOut: undefined, pending: [], lease: null }))
+  /** Live consumers, until when (the Redis registry's scores). */
+  const consumers = new Map<string, number>()
   const stateOf = (shard: number): ShardState => {
     const state = states[shard]
     if (state === undefined) throw new RangeError(`no shard ${shard}`)
@@ -50,14 +55,18 @@ export function createMemoryDeliveries(log: EventLog, atomically: Atomically): D
     }),
 
     lease: (consumer, leaseMs) => atomically((now) => {
-      const held: number[] = []
-      states.forEach((state, shard) => {
-        if (state.lease === null || state.lease.consumer === consumer || state.lease.until <= now) {
-          state.lease = { consumer, until: now + leaseMs }
-          held.push(shard)
-        }
-      })
-      return held
+      for (const [name, until] of consumers) if (until <= now) consumers.delete(name)
+      consumers.set(consumer, now + leaseMs)
+      const holderOf = (shard: number): string | null => {
+        const { lease } = stateOf(shard)
+        return lease !== null && lease.until > now ? lease.consumer : null
+      }
+      const held = ALL.filter((shard) => holderOf(shard) === consumer)
+      const free = ALL.filter((shard) => holderOf(shard) === null)
+      const plan = planLease(held, free, fairShare(consumers.size))
+      for (const shard of [...held, ...plan.take]) stateOf(shard).lease = { consumer, until: now + leaseMs }
+      for (const shard of plan.release) stateOf(shard).lease = null
+      return ALL.filter((shard) => holderOf(shard) === consumer)
     }),
 
     unacknowledged: (shard, _consumer, after, count) => atomically(() =>
@@ -88,6 +97,7 @@ export function createMemoryDeliveries(log: EventLog, atomically: Atomically): D
     }),
 
     release: (consumer) => atomically(() => {
+      consumers.delete(consumer)
       for (const state of states) if (state.lease?.consumer === consumer) state.lease = null
     })
   }

@@ -2,26 +2,37 @@
  * The Redis backend's webhook delivery state (deliveries.ts): per shard, the
  * consumer group `webhooks` on the shard's events stream (XREADGROUP hands
  * out, XAUTOCLAIM re-takes, XACK acknowledges) and the lease key
- * `P{t}:webhook` (keys.ts). Leases, prepare, release and the oldest
- * undelivered event run over the shards as shards.ts groups them (one call
- * on a single node); the rest address one shard's stream.
+ * `P{t}:webhook` (keys.ts), and the live consumers in `Pwebhook:consumers`.
+ * Leases, prepare, release and the oldest undelivered event run over the
+ * shards as shards.ts groups them (one call on a single node); the rest
+ * address one shard's stream. A lease is steps, since on Cluster the
+ * registry and the shards live in different slots: register and count the
+ * live consumers; renew and see which shards are free; give up the excess or
+ * take free ones (only when there is any to move), each take settled per
+ * shard by its script.
  */
-import type { Deliveries } from '../deliveries.js'
+import { fairShare, planLease, type Deliveries } from '../deliveries.js'
 import type { EventId, StoredEvent } from '../events.js'
-import { SHARDS, eventStreamKey } from './keys.js'
-import { eventIdOf, list, storedEventOf, text } from './replies.js'
+import { SHARDS, eventStreamKey, webhookConsumersKey } from './keys.js'
+import { eventIdOf, list, num, storedEventOf, text } from './replies.js'
 import { opt, type Run } from './scripts.js'
 import type { Shards } from './shards.js'
 
 const idText = (id: EventId): string => `${id.ms}-${id.seq}`
+/** deliveries-lease.lua's reply per shard: the caller's (renewed), or free. */
+const HELD = 1
+const FREE = 0
 
 export function createRedisDeliveries(prefix: string, run: Run, shards: Shards): Deliveries {
-  /** The stream of a shard given by its SHARDS position. */
-  const streamOf = (shard: number): string => {
+  /** A shard's name (its hash tag) by its SHARDS position. */
+  const nameOf = (shard: number): string => {
     const name = SHARDS[shard]
     if (name === undefined) throw new RangeError(`no shard ${shard}`)
-    return eventStreamKey(prefix, name)
+    return name
   }
+  /** The stream of a shard given by its SHARDS position. */
+  const streamOf = (shard: number): string => eventStreamKey(prefix, nameOf(shard))
+  const registry = webhookConsumersKey(prefix)
   /** A reply of stream entries as events. */
   const eventsOf = (reply: unknown): StoredEvent[] => list(reply).map(storedEventOf)
 
@@ -31,9 +42,20 @@ export function createRedisDeliveries(prefix: string, run: Run, shards: Shards):
     },
 
     async lease(consumer, leaseMs) {
-      const replies = await shards.overShards('leaseShards', SHARDS, () => [prefix, consumer, leaseMs])
-      const held = new Set(replies.flatMap(list).map(text))
-      return SHARDS.flatMap((name, shard) => (held.has(name) ? [shard] : []))
+      const live = num(await run('registerConsumer', [registry], [consumer, leaseMs]))
+      const states = (await shards.overShards('leaseShards', SHARDS, () => [prefix, consumer, leaseMs])).flatMap(list).map(num)
+      const positions = (state: number): number[] => SHARDS.flatMap((_, shard) => (states[shard] === state ? [shard] : []))
+      const held = positions(HELD)
+      const plan = planLease(held, positions(FREE), fairShare(live))
+      if (plan.release.length > 0) {
+        await shards.overShards('releaseShards', plan.release.map(nameOf), () => [prefix, consumer])
+        const released = new Set(plan.release)
+        return held.filter((shard) => !released.has(shard))
+      }
+      if (plan.take.length === 0) return held
+      const replies = await shards.overShards('takeShards', plan.take.map(nameOf), () => [prefix, consumer, leaseMs])
+      const taken = new Set(replies.flatMap(list).map(text))
+      return SHARDS.flatMap((name, shard) => (held.includes(shard) || taken.has(name) ? [shard] : []))
     },
 
     // A count below 1 asks for nothing: XREADGROUP would read COUNT 0 as no limit, XAUTOCLAIM refuse it.
@@ -60,6 +82,7 @@ export function createRedisDeliveries(prefix: string, run: Run, shards: Shards):
 
     async release(consumer) {
       await shards.overShards('releaseShards', SHARDS, () => [prefix, consumer])
+      await run('registerConsumer', [registry], [consumer, 0])
     }
   }
 }

@@ -16,6 +16,8 @@
  *   {P}{t}:events           stream, with EVENTS=true: the shard's lifecycle events; its consumer
  *                           group `webhooks` holds the webhook deliveries (deliveries.ts)
  *   {P}{t}:webhook          string, PX the lease: the consumer delivering the shard's webhooks
+ *   {P}webhook:consumers    sorted set: member = a live webhook consumer, score = until when (Redis's
+ *                           clock); no shard, so on Cluster a slot of its own
  *
  * "=" cannot appear in an entry, so `<entry>=<value>` is unambiguous.
  */
@@ -34,4 +36,9 @@ export function sessionKey(prefix: string, handle: string): string {
 /** A shard's lifecycle event stream, which also holds the webhook delivery group. */
 export function eventStreamKey(prefix: string, shard: string): string {
   return `${shardPrefix(prefix, shard)}events`
+}
+
+/** The live webhook consumers, whose count sets each one's fair share of the shards (deliveries.ts lease). */
+export function webhookConsumersKey(prefix: string): string {
+  return `${prefix}webhook:consumers`
 }

@@ -3,7 +3,8 @@
  * prepare starts at the newest event, once; handOut gives each event once, in
  * id order; acknowledge takes events out of what is unacknowledged, which
  * another consumer re-takes in order, paged; leases exclusive while live,
- * renewed by their holder, free once expired or released; the oldest
+ * renewed by their holder, free once expired or released, shared fairly
+ * among the live consumers; the oldest
  * undelivered event; pending events the retention trimmed are forgotten.
  *
  * Leases run on the backend's clock (Redis PX on Redis's, memory on the
@@ -64,6 +65,18 @@ async function outlive(fixture: Fixture, leaseMs: number): Promise<void> {
   await sleep(leaseMs * 2)
   fixture.clock.advance(leaseMs * 2)
 }
+
+/** Each consumer leases in turn, for `rounds` rounds; resolves to what each holds after the last. */
+async function inTurns(deliveries: Deliveries, consumers: readonly string[], leaseMs: number, rounds: number): Promise<number[][]> {
+  const held: number[][] = consumers.map(() => [])
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, consumer] of consumers.entries()) held[i] = await deliveries.lease(consumer, leaseMs)
+  }
+  return held
+}
+
+/** The shards the consumers hold between them, in order; a shard held by two appears twice. */
+const sharedOut = (held: readonly number[][]): number[] => held.flat().sort((a, b) => a - b)
 
 /** A store with events and its delivery state prepared, where nothing waits yet. */
 async function prepared(t: Test, setup: Setup): Promise<{ fixture: Fixture; deliveries: Deliveries }> {
@@ -159,17 +172,42 @@ export const deliveryTests: Cases = (t, setup) => {
     t.strictSame(await deliveries.unacknowledged(OTHER_SHARD, 'next', null, 10), [], 'a shard with nothing handed out has none')
   })
 
-  t.test('a live lease is exclusive and renewed by its holder only', async (t) => {
+  t.test('a single consumer holds every shard; a live lease is exclusive and renewed by its holder only', async (t) => {
     const { fixture, deliveries } = await prepared(t, setup)
-    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'every shard is free: a takes them all')
-    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'b gets none while they are live')
+    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'every shard is free and a is alone: a takes them all')
     t.strictSame(await deliveries.lease('a', SHORT_LEASE_MS), ALL_SHARDS, 'a renews them, shorter')
     t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'and again, for a minute')
     await outlive(fixture, SHORT_LEASE_MS)
-    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'past the short lease, the last renewal still holds')
+    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'past the short lease, the last renewal still holds: b gets none')
     await deliveries.release('b')
-    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), [], 'releasing leases b does not hold frees none')
-    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'a still holds them all')
+    t.strictSame(await deliveries.lease('a', LONG_LEASE_MS), ALL_SHARDS, 'releasing leases b does not hold frees none, and b is no longer counted live')
+  })
+
+  t.test('two consumers leasing in turns end up with half the shards each, none held by both', async (t) => {
+    const { deliveries } = await prepared(t, setup)
+    const held = await inTurns(deliveries, ['a', 'b'], LONG_LEASE_MS, 3)
+    t.strictSame(held.map((shards) => shards.length), [32, 32], '32 each')
+    t.strictSame(sharedOut(held), ALL_SHARDS, 'every shard held, by one of them')
+  })
+
+  t.test('a third consumer joining gets its fair share, taken from the others', async (t) => {
+    const { deliveries } = await prepared(t, setup)
+    await inTurns(deliveries, ['a', 'b'], LONG_LEASE_MS, 3)
+    const held = await inTurns(deliveries, ['a', 'b', 'c'], LONG_LEASE_MS, 3)
+    const share = Math.ceil(64 / 3)
+    t.ok(held.every((shards) => shards.length <= share && shards.length >= 64 - 2 * share), `each holds ${64 - 2 * share} to ${share}`, { held: held.map((shards) => shards.length) })
+    t.ok((held[2]?.length ?? 0) > 0, 'the third among them')
+    t.strictSame(sharedOut(held), ALL_SHARDS, 'every shard held, by one of them')
+  })
+
+  t.test('a consumer that stops renewing: once its leases and registration expire, the others take all its shards', async (t) => {
+    const { fixture, deliveries } = await prepared(t, setup)
+    await deliveries.lease('gone', SHORT_LEASE_MS)
+    t.equal((await deliveries.lease('b', LONG_LEASE_MS)).length, 0, 'b registered while gone held every shard')
+    t.equal((await deliveries.lease('gone', SHORT_LEASE_MS)).length, 32, 'gone gave up the half past its share')
+    t.equal((await deliveries.lease('b', LONG_LEASE_MS)).length, 32, 'which b took')
+    await outlive(fixture, SHORT_LEASE_MS)
+    t.strictSame(await deliveries.lease('b', LONG_LEASE_MS), ALL_SHARDS, 'b alone live: it takes every shard')
   })
 
   t.test('an expired lease is taken by another consumer', async (t) => {

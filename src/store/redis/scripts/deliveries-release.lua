@@ -1,6 +1,6 @@
 -- Gives up the consumer's leases on the given shards, so that another
--- consumer takes them at once (deliveries.ts release); a lease another
--- consumer holds stays.
+-- consumer takes them at once (deliveries.ts release, and lease for those
+-- past its fair share); a lease another consumer holds stays.
 -- KEYS[1] a key of the first shard (routing only). ARGV: deadline, P,
 -- consumer, shard... Reply: how many it gave up.
 if late(ARGV[1]) then return TOO_LATE end

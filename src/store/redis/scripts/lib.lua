@@ -17,12 +17,18 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- Redis's clock in ms: what deadlines and the webhook consumers' registry
+-- count on, whatever the instances' clocks say.
+local function redisNow()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
 -- Whether a write reached Redis after its deadline (ms on Redis's clock, see
 -- deadlines.ts): then it waited in a stalled server's socket while the
 -- service answered 503 for it, and must not run.
 local function late(deadline)
-  local time = redis.call('TIME')
-  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > tonumber(deadline)
+  return redisNow() > tonumber(deadline)
 end
 
 -- A write's refusal once late: an error reply, whatever the script's reply
