@@ -30,11 +30,13 @@ export interface Deliveries {
   /**
    * Registers this consumer as live for `leaseMs` and renews its leases for
    * as long; past its fair share (ceil(64 / live consumers)) it gives up the
-   * excess, which is free at once, and under it takes free or expired shards
-   * up to it, tried in random order so that consumers taking together spread
-   * (planLease). Resolves to the shards it holds afterwards, in order.
+   * excess, which is free at once, but never a shard in `busy` (one with a
+   * POST the consumer has not heard back from: given up, the next holder
+   * would send that event a second time), and under it takes free or expired
+   * shards up to it, tried in random order so that consumers taking together
+   * spread (planLease). Resolves to the shards it holds afterwards, in order.
    */
-  lease(consumer: string, leaseMs: number): Promise<number[]>
+  lease(consumer: string, leaseMs: number, busy?: readonly number[]): Promise<number[]>
   /**
    * Up to `count` of the shard's events that were handed out (to any
    * consumer) and not acknowledged, after `after` (exclusive; null: from the
@@ -63,12 +65,19 @@ export interface LeasePlan {
 
 /**
  * Given the shards a consumer holds and those free, under a fair share:
- * the excess to give up (the last held), or up to the share's room of the
+ * the excess to give up (the last held that are not busy: a busy one is
+ * given up at a later call, once idle), or up to the share's room of the
  * free ones, in random order so that two consumers taking at once mostly try
  * different shards (a shard both try goes to one: the backend settles it).
  */
-export function planLease(held: readonly number[], free: readonly number[], share: number, random: () => number = Math.random): LeasePlan {
-  if (held.length > share) return { release: held.slice(share), take: [] }
+export function planLease(
+  held: readonly number[],
+  free: readonly number[],
+  share: number,
+  busy: readonly number[] = [],
+  random: () => number = Math.random
+): LeasePlan {
+  if (held.length > share) return { release: held.filter((shard) => !busy.includes(shard)).slice(share - held.length), take: [] }
   const shuffled = [...free]
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))

@@ -109,6 +109,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     return task
   }
   const isHeld = (shard: HeldShard): boolean => held.get(shard.shard) === shard
+  /**
+   * A shard with a POST not heard back from, or an event done and not yet
+   * acknowledged in the store: given up now, its next holder would send that
+   * event again, so a lease call never gives it up (Deliveries.lease busy).
+   */
+  const isBusy = (shard: HeldShard): boolean => shard.window.some((entry) => entry.sending || !entry.pending)
+  /** While a lease call is under way, the held shards it may give up: no POST starts on them meanwhile. */
+  let releasable: ReadonlySet<number> = new Set()
 
   const entryOf = (shard: number, event: StoredEvent): Entry => {
     const json = eventJson(publicEvent(shard, event))
@@ -135,7 +143,9 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         prepared = true
       }
       const started = clock()
-      const shards = await deliveries.lease(consumer, LEASE_MS)
+      const busy = [...held.values()].filter(isBusy).map((shard) => shard.shard)
+      releasable = new Set([...held.keys()].filter((shard) => !busy.includes(shard)))
+      const shards = await deliveries.lease(consumer, LEASE_MS, busy)
       if (stopping) return
       leasedUntil = started + LEASE_MS - RENEW_MS
       const now = new Set(shards)
@@ -146,6 +156,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     } catch (err) {
       storeFailed(err)
     } finally {
+      releasable = new Set()
       renewing = false
     }
   }
@@ -234,6 +245,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     turn = (turn + 1) % Math.max(1, shards.length)
     for (let i = 0; i < shards.length; i++) {
       const shard = shards[(turn + i) % shards.length] as HeldShard
+      if (releasable.has(shard.shard)) continue
       for (const entry of unblocked(shard.window)) {
         if (!entry.pending || entry.sending || entry.nextAt > now) continue
         if (!entry.wanted) entry.pending = false

@@ -6,9 +6,9 @@
  * SIGKILLed while its POSTs are unanswered leaves them to the other, which
  * delivers them.
  *
- * Settled first because shards move while they settle: a shard given up past
- * its holder's fair share with a POST in flight is sent again by its next
- * holder (at least once; docs/webhooks.md).
+ * Settled first so that both instances hold shards when the events are
+ * recorded (a holder gives up only idle shards, so moving them sends
+ * nothing twice either: test/webhooks/takeover.test.ts).
  */
 import t, { type Test } from 'tap'
 import { startRedisServer } from '../helpers/redis-server.js'

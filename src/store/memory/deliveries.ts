@@ -54,7 +54,7 @@ export function createMemoryDeliveries(log: EventLog, atomically: Atomically): D
       })
     }),
 
-    lease: (consumer, leaseMs) => atomically((now) => {
+    lease: (consumer, leaseMs, busy = []) => atomically((now) => {
       for (const [name, until] of consumers) if (until <= now) consumers.delete(name)
       consumers.set(consumer, now + leaseMs)
       const holderOf = (shard: number): string | null => {
@@ -63,7 +63,7 @@ export function createMemoryDeliveries(log: EventLog, atomically: Atomically): D
       }
       const held = ALL.filter((shard) => holderOf(shard) === consumer)
       const free = ALL.filter((shard) => holderOf(shard) === null)
-      const plan = planLease(held, free, fairShare(consumers.size))
+      const plan = planLease(held, free, fairShare(consumers.size), busy)
       for (const shard of [...held, ...plan.take]) stateOf(shard).lease = { consumer, until: now + leaseMs }
       for (const shard of plan.release) stateOf(shard).lease = null
       return ALL.filter((shard) => holderOf(shard) === consumer)

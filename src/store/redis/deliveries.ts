@@ -41,12 +41,12 @@ export function createRedisDeliveries(prefix: string, run: Run, shards: Shards):
       await shards.overShards('prepareDeliveries', SHARDS, () => [prefix])
     },
 
-    async lease(consumer, leaseMs) {
+    async lease(consumer, leaseMs, busy = []) {
       const live = num(await run('registerConsumer', [registry], [consumer, leaseMs]))
       const states = (await shards.overShards('leaseShards', SHARDS, () => [prefix, consumer, leaseMs])).flatMap(list).map(num)
       const positions = (state: number): number[] => SHARDS.flatMap((_, shard) => (states[shard] === state ? [shard] : []))
       const held = positions(HELD)
-      const plan = planLease(held, positions(FREE), fairShare(live))
+      const plan = planLease(held, positions(FREE), fairShare(live), busy)
       if (plan.release.length > 0) {
         await shards.overShards('releaseShards', plan.release.map(nameOf), () => [prefix, consumer])
         const released = new Set(plan.release)
