@@ -8,7 +8,7 @@
 local P = ARGV[1]
 local oldest = {}
 for i = 2, #ARGV do
-  local key = shardPrefix(P, ARGV[i]) .. 'events'
+  local key = eventsKey(shardPrefix(P, ARGV[i]))
   local upTo = handedOutUpTo(key)
   local first = firstKeptId(key)
   local pending = upTo and first and redis.call('XPENDING', key, DELIVERY_GROUP, first, '+', 1)[1]

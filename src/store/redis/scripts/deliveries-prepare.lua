@@ -8,7 +8,7 @@ if late(ARGV[1]) then return TOO_LATE end
 local P = ARGV[2]
 local created = 0
 for i = 3, #ARGV do
-  local key = shardPrefix(P, ARGV[i]) .. 'events'
+  local key = eventsKey(shardPrefix(P, ARGV[i]))
   if not handedOutUpTo(key) then
     redis.call('XGROUP', 'CREATE', key, DELIVERY_GROUP, '$', 'MKSTREAM')
     created = created + 1

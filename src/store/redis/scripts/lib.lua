@@ -228,17 +228,26 @@ local function plainIndex(flat)
   return cjson.encode(plain)
 end
 
+-- A shard's lifecycle event stream (keys.ts eventStreamKey), which also
+-- holds the webhook delivery group.
+local function eventsKey(SP)
+  return SP .. 'events'
+end
+
+-- An XINFO reply's flat {name, value, ...} list as a table by name.
+local function infoFields(flat)
+  local fields = {}
+  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+  return fields
+end
+
 -- The id a stream last generated (even if trimmed since), as {ms, seq}, or nil.
 local function lastStreamId(key)
   if redis.call('EXISTS', key) == 0 then return nil end
-  local info = redis.call('XINFO', 'STREAM', key)
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
-      return {tonumber(ms), tonumber(seq)}
-    end
-  end
-  return nil
+  local id = infoFields(redis.call('XINFO', 'STREAM', key))['last-generated-id']
+  if not id then return nil end
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return {tonumber(ms), tonumber(seq)}
 end
 
 -- Appends an event to the shard's stream `SP events` (sweep.lua trims it by
@@ -248,7 +257,7 @@ end
 -- last id is looked up only when Redis refuses it as not after the last.
 -- kind: 'c' created, 'r' rotated, 'e' ended; userId and newHandle may be false.
 local function record(ev, SP, now, kind, handle, userId, reason, newHandle, flat, actor)
-  local key = SP .. 'events'
+  local key = eventsKey(SP)
   local fields = {'t', kind, 'h', handle, 'u', userId or '', 'r', reason or '', 'n', newHandle or '', 'i', plainIndex(flat), 'a', actor}
   local last = ev.last[SP]
   if last == nil then
@@ -409,13 +418,6 @@ local DELIVERY_GROUP = 'webhooks'
 
 local function leaseKey(SP)
   return SP .. 'webhook'
-end
-
--- An XINFO reply's flat {name, value, ...} list as a table by name.
-local function infoFields(flat)
-  local fields = {}
-  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
-  return fields
 end
 
 -- The delivery group's last-delivered-id on the stream (the newest event

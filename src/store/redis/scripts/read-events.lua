@@ -6,7 +6,7 @@
 local P, want = ARGV[1], tonumber(ARGV[2])
 local replies = {}
 for i = 3, #ARGV, 2 do
-  local key = shardPrefix(P, ARGV[i]) .. 'events'
+  local key = eventsKey(shardPrefix(P, ARGV[i]))
   if want == 0 then
     local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
     replies[#replies + 1] = newest and newest[1] or false
