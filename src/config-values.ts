@@ -6,7 +6,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import type { ApiKey } from './config.js'
-import type { EventType } from './store/events.js'
+import { EVENT_TYPES } from './store/events.js'
 import { INDEX_ENTRY_RULE, parseIndexEntry } from './store/index-entries.js'
 import type { HostPort } from './store/types.js'
 
@@ -79,14 +79,7 @@ export const trustProxy = z.string().transform((raw, ctx): boolean | number | st
 })
 
 /** An http(s) URL; its text is never echoed, since a URL may carry a credential. */
-export const httpUrl = z.string().refine((raw) => {
-  try {
-    const u = new URL(raw)
-    return u.protocol === 'http:' || u.protocol === 'https:'
-  } catch {
-    return false
-  }
-}, 'must be an http:// or https:// URL')
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
 
 /** What Standard Webhooks specifies for a secret: `whsec_` and the base64 of 24 to 64 random bytes. */
 export const webhookSecret = z.string().refine((raw) => {
@@ -95,8 +88,6 @@ export const webhookSecret = z.string().refine((raw) => {
   const bytes = Buffer.from(base64, 'base64').length
   return bytes >= 24 && bytes <= 64
 }, 'must be whsec_ followed by the base64 of 24 to 64 random bytes')
-
-export const EVENT_TYPES = ['session.created', 'session.rotated', 'session.ended'] as const satisfies readonly EventType[]
 
 export const eventTypeList = list.pipe(z.array(z.enum(EVENT_TYPES, { error: `each type must be one of ${EVENT_TYPES.join(', ')}` })).min(1))
 

@@ -12,7 +12,8 @@ import type { IndexPair } from './backend.js'
 import { SHARDS } from '../tokens.js'
 import { isPlainEntry } from './index-entries.js'
 
-export type EventType = 'session.created' | 'session.rotated' | 'session.ended'
+export const EVENT_TYPES = ['session.created', 'session.rotated', 'session.ended'] as const
+export type EventType = (typeof EVENT_TYPES)[number]
 export type EndReason = 'logout' | 'destroyed' | 'revoked' | 'evicted' | 'expired'
 
 /** Who made a change: an API key's name, `self` (the session's own credential) or `system` (expiry, eviction). */
